@@ -1,0 +1,33 @@
+"""The exceptions aidjit raises: one base class, one subclass per kind of failure.
+
+Every error names what is at fault (the op, the argument, the shape or dtype, the file), so a
+user can act on the message without reading a traceback.
+"""
+
+
+class AidjitError(Exception):
+    """Base class of every error aidjit raises on purpose."""
+
+
+class ShapeError(AidjitError, ValueError):
+    """Shapes that do not fit an operation or a compiled function's signature."""
+
+
+class DTypeError(AidjitError, TypeError):
+    """A dtype that an operation or a compiled function does not accept."""
+
+
+class UnsupportedError(AidjitError, NotImplementedError):
+    """Something aidjit cannot (yet) trace, lower or compile."""
+
+
+class CompilerNotFoundError(AidjitError, RuntimeError):
+    """No C compiler was found on this machine."""
+
+
+class CompilationError(AidjitError, RuntimeError):
+    """The C compiler rejected generated code; the message holds its output and the C path."""
+
+
+class PipelineError(AidjitError, ValueError):
+    """A pass-pipeline string names an unknown pass or option, or a pass failed."""

@@ -1,0 +1,580 @@
+"""The `graph` dialect: one op per aidjit primitive, on builtin tensor types.
+
+Ops are declared by family (elementwise unary, elementwise binary with numpy broadcasting,
+reduction, matmul, layout, one_hot) and each family's verifier asks the primitive's shape/dtype
+rule — the same rule the eager tape uses — what the result must be. Folding evaluates the
+primitive's numpy forward on constant operands, so the dialect, the tape and the interpreter can
+never disagree about what an op means. Exact algebraic identities (`x * 1`, `-(-x)`, ...) are
+folds too; rewrites that build new ops live in `transforms/canonicalization_patterns/graph.py`.
+
+Custom syntax, for example:
+
+    %0 = graph.constant dense<1.0> : tensor<f32>
+    %1 = graph.add %x, %0 : tensor<4x3xf32>, tensor<f32> -> tensor<4x3xf32>
+    %2 = graph.exp %1 : tensor<4x3xf32>
+    %3 = graph.sum %2 {axes = array<i64: 1>, keepdims} : tensor<4x3xf32> -> tensor<4x1xf32>
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from xdsl.dialect_interfaces.constant_materialization import ConstantMaterializationInterface
+from xdsl.dialects.builtin import (
+    BytesAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    Float32Type,
+    Float64Type,
+    IntegerType,
+    TensorType,
+    UnitAttr,
+    f32,
+    f64,
+    i64,
+)
+from xdsl.interfaces import HasCanonicalizationPatternsInterface, HasFolderInterface
+from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.irdl import (
+    AnyAttr,
+    IRDLOperation,
+    ParamAttrConstraint,
+    ParsePropInAttrDict,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.pattern_rewriter import RewritePattern
+from xdsl.traits import ConstantLike, Pure
+from xdsl.utils.exceptions import VerifyException
+
+from aidjit.autodiff.primitives import Primitive, Spec, get_primitive
+from aidjit.errors import AidjitError
+
+FOLD_LIMIT = 1 << 20
+"""Largest constant (in elements) a fold may create: folding must not blow up the IR."""
+
+# ----- conversions between builtin types/attributes and numpy ---------------------------------
+
+_NUMPY_OF_ELEMENT: dict[type[Attribute], np.dtype] = {
+    Float32Type: np.dtype(np.float32),
+    Float64Type: np.dtype(np.float64),
+}
+
+
+def numpy_dtype(element_type: Attribute) -> np.dtype:
+    if isinstance(element_type, IntegerType) and element_type.width.data == 64:
+        return np.dtype(np.int64)
+    try:
+        return _NUMPY_OF_ELEMENT[type(element_type)]
+    except KeyError:
+        raise VerifyException(
+            f"element type {element_type} is not supported: use f32, f64 or i64"
+        ) from None
+
+
+def element_type(dtype: np.dtype) -> Attribute:
+    return {"float32": f32, "float64": f64, "int64": i64}[np.dtype(dtype).name]
+
+
+def spec_of(type_: Attribute) -> Spec:
+    if not isinstance(type_, TensorType):
+        raise VerifyException(f"expected a ranked tensor type, got {type_}")
+    return Spec(tuple(type_.get_shape()), numpy_dtype(type_.get_element_type()))
+
+
+def tensor_type(spec: Spec) -> TensorType[Any]:
+    return TensorType(element_type(spec.dtype), spec.shape)
+
+
+def dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr[Any]:
+    """A dense attribute holding `array`; a splat (all elements equal) stores one element."""
+    array = np.asarray(array)
+    type_ = tensor_type(Spec(tuple(array.shape), array.dtype))
+    flat = array.reshape(-1)
+    if flat.size > 1 and np.all(flat == flat[0]) and not np.isnan(flat[0]):
+        flat = flat[:1]
+    return DenseIntOrFPElementsAttr(type_, BytesAttr(flat.tobytes()))
+
+
+def dense_to_numpy(attr: DenseIntOrFPElementsAttr[Any]) -> np.ndarray:
+    spec = spec_of(attr.type)
+    flat = np.frombuffer(attr.data.data, dtype=spec.dtype)
+    if flat.size == 1 and math.prod(spec.shape) != 1:
+        return np.full(spec.shape, flat[0], dtype=spec.dtype)
+    return flat.reshape(spec.shape).copy()
+
+
+def splat_value(attr: Attribute) -> float | None:
+    """The single value of a splat dense attribute, else None."""
+    if not isinstance(attr, DenseIntOrFPElementsAttr):
+        return None
+    array = dense_to_numpy(attr)
+    if array.size == 0:
+        return None
+    first = array.reshape(-1)[0]
+    if array.size > 1 and not np.all(array == first):
+        return None
+    return float(first)
+
+
+def int_array(values: Sequence[int]) -> DenseArrayBase[Any]:
+    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def constant_operand(value: SSAValue) -> np.ndarray | None:
+    attr = ConstantLike.get_constant_value(value)
+    if isinstance(attr, DenseIntOrFPElementsAttr):
+        return dense_to_numpy(attr)
+    return None
+
+
+# ----- the constant op ------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation, HasFolderInterface):
+    """A tensor known at compile time."""
+
+    name = "graph.constant"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    value = prop_def(ParamAttrConstraint(DenseIntOrFPElementsAttr, (T, AnyAttr())))
+    result = result_def(T)
+    traits = traits_def(Pure(), ConstantLike())
+    assembly_format = "$value attr-dict"
+
+    def __init__(self, value: DenseIntOrFPElementsAttr[Any]) -> None:
+        super().__init__(properties={"value": value}, result_types=[value.type])
+
+    @classmethod
+    def from_numpy(cls, array: np.ndarray) -> ConstantOp:
+        return cls(dense_attr(array))
+
+    def fold(self) -> Sequence[SSAValue | Attribute]:
+        return (self.value,)
+
+    def verify_(self) -> None:
+        spec_of(self.result.type)
+
+
+# ----- op families ------------------------------------------------------------------------------
+
+
+class GraphOp(IRDLOperation, HasFolderInterface):
+    """An op computed by one primitive; verified and folded through that primitive.
+
+    The primitive is the op name without `graph.`; subclasses say how their properties map to
+    the primitive's parameters.
+    """
+
+    @classmethod
+    def primitive(cls) -> Primitive:
+        return get_primitive(cls.name.removeprefix("graph."))
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {}
+
+    @classmethod
+    def build_from(
+        cls, operands: Sequence[SSAValue], params: dict[str, Any], result: Spec
+    ) -> GraphOp:
+        return cls.create(
+            operands=list(operands),
+            result_types=[tensor_type(result)],
+            properties=cls.properties_for(params),
+        )
+
+    def operand_specs(self) -> list[Spec]:
+        return [spec_of(operand.type) for operand in self.operands]
+
+    def verify_(self) -> None:
+        specs = self.operand_specs()
+        try:
+            expected = self.primitive().infer(specs, self.params())
+        except AidjitError as error:
+            raise VerifyException(f"{self.name}: {error}") from None
+        actual = spec_of(self.results[0].type)
+        if actual != expected:
+            operands = ", ".join(str(s) for s in specs)
+            raise VerifyException(
+                f"{self.name}: result type {actual} does not match {expected}, "
+                f"inferred from operands {operands}"
+            )
+
+    def fold(self) -> Sequence[SSAValue | Attribute] | None:
+        simplified = self.simplify()
+        if simplified is not None:
+            return (simplified,)
+        arrays = [constant_operand(operand) for operand in self.operands]
+        if any(a is None for a in arrays):
+            return None
+        result = spec_of(self.results[0].type)
+        if math.prod(result.shape) > FOLD_LIMIT:
+            return None
+        value = self.primitive().evaluate(arrays, self.params())
+        return (dense_attr(value),)
+
+    def simplify(self) -> SSAValue | None:
+        """An existing value equal to this op's result in every case, else None."""
+        return None
+
+    def same_type_as_result(self, value: SSAValue) -> bool:
+        return value.type == self.results[0].type
+
+
+class ElementwiseUnaryOp(GraphOp):
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue) -> None:
+        super().__init__(operands=[input], result_types=[input.type])
+
+
+class ElementwiseBinaryOp(GraphOp):
+    """Numpy broadcasting: operand shapes may differ, the result has the broadcast shape."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+
+    RIGHT_IDENTITY: ClassVar[float | None] = None
+    """A splat right operand with this exact value leaves lhs unchanged (x * 1, x - 0.0)."""
+    LEFT_IDENTITY: ClassVar[float | None] = None
+
+    def simplify(self) -> SSAValue | None:
+        for identity, kept, other in (
+            (self.RIGHT_IDENTITY, self.lhs, self.rhs),
+            (self.LEFT_IDENTITY, self.rhs, self.lhs),
+        ):
+            if identity is None or not self.same_type_as_result(kept):
+                continue
+            value = constant_operand(other)
+            if value is not None and _is_exactly(value, identity):
+                return kept
+        return None
+
+
+def _is_exactly(array: np.ndarray, identity: float) -> bool:
+    """All elements equal `identity`, with the sign of zero respected (x + 0.0 is not exact)."""
+    flat = array.reshape(-1)
+    if flat.size == 0 or array.dtype.kind != "f":
+        return False
+    negative_identity = math.copysign(1.0, identity) < 0
+    return bool(np.all(flat == identity) and np.all(np.signbit(flat) == negative_identity))
+
+
+class ReductionOp(GraphOp):
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    axes = prop_def(DenseArrayBase)
+    keepdims = opt_prop_def(UnitAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def params(self) -> dict[str, Any]:
+        return {"axes": tuple(self.axes.get_values()), "keepdims": self.keepdims is not None}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        properties: dict[str, Attribute] = {"axes": int_array(params["axes"])}
+        if params["keepdims"]:
+            properties["keepdims"] = UnitAttr()
+        return properties
+
+    def simplify(self) -> SSAValue | None:
+        # Reducing over no axis is the identity.
+        if not self.axes.get_values() and self.same_type_as_result(self.input):
+            return self.input
+        return None
+
+
+class LayoutOp(GraphOp):
+    """Moves elements without computing: transpose, reshape, broadcast_to."""
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+
+    def params(self) -> dict[str, Any]:
+        return {"shape": tuple(self.result.type.get_shape())}
+
+    def simplify(self) -> SSAValue | None:
+        if self.same_type_as_result(self.input) and self.is_identity():
+            return self.input
+        return None
+
+    def is_identity(self) -> bool:
+        return True
+
+
+# ----- elementwise unary ----------------------------------------------------------------------
+
+
+@irdl_op_definition
+class NegateOp(ElementwiseUnaryOp):
+    name = "graph.negate"
+
+    def simplify(self) -> SSAValue | None:
+        owner = self.input.owner
+        return owner.input if isinstance(owner, NegateOp) else None
+
+
+@irdl_op_definition
+class AbsOp(ElementwiseUnaryOp):
+    name = "graph.abs"
+
+
+@irdl_op_definition
+class SignOp(ElementwiseUnaryOp):
+    name = "graph.sign"
+
+
+@irdl_op_definition
+class ExpOp(ElementwiseUnaryOp):
+    name = "graph.exp"
+
+
+@irdl_op_definition
+class LogOp(ElementwiseUnaryOp):
+    name = "graph.log"
+
+
+@irdl_op_definition
+class SqrtOp(ElementwiseUnaryOp):
+    name = "graph.sqrt"
+
+
+@irdl_op_definition
+class ReluOp(ElementwiseUnaryOp):
+    name = "graph.relu"
+
+
+@irdl_op_definition
+class SigmoidOp(ElementwiseUnaryOp):
+    name = "graph.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(ElementwiseUnaryOp):
+    name = "graph.tanh"
+
+
+# ----- elementwise binary ---------------------------------------------------------------------
+
+
+@irdl_op_definition
+class AddOp(ElementwiseBinaryOp):
+    name = "graph.add"
+    # -0.0 is the exact identity of IEEE addition: x + 0.0 turns -0.0 into +0.0.
+    RIGHT_IDENTITY: ClassVar[float | None] = -0.0
+    LEFT_IDENTITY: ClassVar[float | None] = -0.0
+
+
+@irdl_op_definition
+class SubtractOp(ElementwiseBinaryOp):
+    name = "graph.subtract"
+    RIGHT_IDENTITY: ClassVar[float | None] = 0.0
+
+
+@irdl_op_definition
+class MultiplyOp(ElementwiseBinaryOp):
+    name = "graph.multiply"
+    # x * 0 is not folded: nan * 0, inf * 0 and -x * 0 are not 0.
+    RIGHT_IDENTITY: ClassVar[float | None] = 1.0
+    LEFT_IDENTITY: ClassVar[float | None] = 1.0
+
+
+@irdl_op_definition
+class DivideOp(ElementwiseBinaryOp):
+    name = "graph.divide"
+    RIGHT_IDENTITY: ClassVar[float | None] = 1.0
+
+
+@irdl_op_definition
+class PowerOp(ElementwiseBinaryOp):
+    name = "graph.power"
+    RIGHT_IDENTITY: ClassVar[float | None] = 1.0
+
+
+@irdl_op_definition
+class MaximumOp(ElementwiseBinaryOp):
+    name = "graph.maximum"
+
+
+@irdl_op_definition
+class MinimumOp(ElementwiseBinaryOp):
+    name = "graph.minimum"
+
+
+@irdl_op_definition
+class GreaterOp(ElementwiseBinaryOp):
+    name = "graph.greater"
+
+
+@irdl_op_definition
+class GreaterEqualOp(ElementwiseBinaryOp):
+    name = "graph.greater_equal"
+
+
+# ----- reductions -------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class SumOp(ReductionOp):
+    name = "graph.sum"
+
+
+@irdl_op_definition
+class MeanOp(ReductionOp):
+    name = "graph.mean"
+
+
+@irdl_op_definition
+class ReduceMaxOp(ReductionOp):
+    name = "graph.reduce_max"
+
+
+# ----- matmul -----------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class MatmulOp(GraphOp):
+    """2-D, batched 3-D, or 3-D @ 2-D matrix product."""
+
+    name = "graph.matmul"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+
+
+# ----- layout -----------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class TransposeOp(LayoutOp, HasCanonicalizationPatternsInterface):
+    name = "graph.transpose"
+    perm = prop_def(DenseArrayBase)
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def params(self) -> dict[str, Any]:
+        return {"perm": tuple(self.perm.get_values())}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {"perm": int_array(params["perm"])}
+
+    def is_identity(self) -> bool:
+        return tuple(self.perm.get_values()) == tuple(range(len(self.perm.get_values())))
+
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from aidjit.transforms.canonicalization_patterns.graph import ComposeTransposePattern
+
+        return (ComposeTransposePattern(),)
+
+
+@irdl_op_definition
+class ReshapeOp(LayoutOp, HasCanonicalizationPatternsInterface):
+    name = "graph.reshape"
+
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from aidjit.transforms.canonicalization_patterns.graph import ComposeReshapePattern
+
+        return (ComposeReshapePattern(),)
+
+
+@irdl_op_definition
+class BroadcastToOp(LayoutOp):
+    name = "graph.broadcast_to"
+
+
+# ----- one_hot ------------------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class OneHotOp(GraphOp):
+    """int64 labels -> float tensor with one more axis; classes and dtype come from the type."""
+
+    name = "graph.one_hot"
+    labels = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(Pure())
+    assembly_format = "$labels attr-dict `:` type($labels) `->` type($result)"
+
+    def params(self) -> dict[str, Any]:
+        result = spec_of(self.result.type)
+        num_classes = result.shape[-1] if result.shape else 0
+        return {"num_classes": num_classes, "dtype": result.dtype.name}
+
+
+# ----- registration -------------------------------------------------------------------------------
+
+
+class GraphConstantMaterialization(ConstantMaterializationInterface):
+    """Lets canonicalize turn folded attributes back into graph.constant ops."""
+
+    def materialize_constant(self, value: Attribute, type: Attribute) -> Operation | None:
+        if isinstance(value, DenseIntOrFPElementsAttr) and value.type == type:
+            return ConstantOp(value)
+        return None
+
+
+GRAPH_OPS: tuple[type[GraphOp], ...] = (
+    NegateOp,
+    AbsOp,
+    SignOp,
+    ExpOp,
+    LogOp,
+    SqrtOp,
+    ReluOp,
+    SigmoidOp,
+    TanhOp,
+    AddOp,
+    SubtractOp,
+    MultiplyOp,
+    DivideOp,
+    PowerOp,
+    MaximumOp,
+    MinimumOp,
+    GreaterOp,
+    GreaterEqualOp,
+    SumOp,
+    MeanOp,
+    ReduceMaxOp,
+    MatmulOp,
+    TransposeOp,
+    ReshapeOp,
+    BroadcastToOp,
+    OneHotOp,
+)
+
+OP_FOR_PRIMITIVE: dict[str, type[GraphOp]] = {op.primitive().name: op for op in GRAPH_OPS}
+
+Graph = Dialect(
+    "graph",
+    [ConstantOp, *GRAPH_OPS],
+    [],
+    [GraphConstantMaterialization()],
+)
