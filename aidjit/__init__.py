@@ -10,17 +10,24 @@ from aidjit.errors import (
     UnsupportedError,
 )
 from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient, value_and_grad
+from aidjit.api import CompiledFunction, JitFunction, compile, jit
+from aidjit.pipeline import DEFAULT_PIPELINE
 
 __all__ = [
     "AidjitError",
     "CompilationError",
+    "CompiledFunction",
     "CompilerNotFoundError",
+    "DEFAULT_PIPELINE",
     "DTypeError",
     "GradientTape",
+    "JitFunction",
     "PipelineError",
     "ShapeError",
     "Tensor",
     "UnsupportedError",
+    "compile",
+    "jit",
     "ops",
     "stop_gradient",
     "value_and_grad",

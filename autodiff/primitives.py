@@ -136,7 +136,10 @@ def binary_rule(op: str) -> ShapeRule:
         require_float(op, lhs, rhs)
         if lhs.dtype != rhs.dtype:
             raise DTypeError(f"{op}: operand dtypes differ: {lhs} and {rhs}")
-        return Spec(broadcast_shapes(op, lhs.shape, rhs.shape), lhs.dtype)
+        try:
+            return Spec(broadcast_shapes(op, lhs.shape, rhs.shape), lhs.dtype)
+        except ShapeError:
+            raise ShapeError(f"{op}: operands {lhs} and {rhs} cannot be broadcast together") from None
 
     return rule
 

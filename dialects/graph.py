@@ -204,7 +204,8 @@ class GraphOp(IRDLOperation, HasFolderInterface):
         try:
             expected = self.primitive().infer(specs, self.params())
         except AidjitError as error:
-            raise VerifyException(f"{self.name}: {error}") from None
+            message = str(error).removeprefix(f"{self.primitive().name}: ")
+            raise VerifyException(f"{self.name}: {message}") from None
         actual = spec_of(self.results[0].type)
         if actual != expected:
             operands = ", ".join(str(s) for s in specs)

@@ -117,6 +117,7 @@ class FunctionLowering:
         # Constants and loops are built in two detached blocks and joined at the end, so every
         # hoisted constant precedes every loop whatever order they were created in.
         self._constant_block = Block()
+        self._global_block = Block()
         self._body_block = Block()
         self._constants: dict[tuple[Any, Attribute], SSAValue] = {}
         self.values: dict[SSAValue, Operand] = {}
@@ -201,6 +202,10 @@ class FunctionLowering:
             for op in list(block.ops):
                 op.detach()
                 self.entry.add_op(op)
+        module_block = self.module.body.blocks[0]
+        for op in list(self._global_block.ops):
+            op.detach()
+            module_block.insert_op_before(op, self.source)
         return self.target
 
     def _output_destinations(self, returned: func.ReturnOp) -> dict[SSAValue, SSAValue]:
@@ -260,23 +265,20 @@ class FunctionLowering:
 
     def _constant(self, op: graph.ConstantOp) -> Operand:
         shape = tuple(op.result.type.get_shape())
+        if math.prod(shape) == 0:
+            return Splat(0.0, shape)
         value = graph.splat_value(op.value)
         if value is not None:
             return Splat(value, shape)
         name = self._global_name()
         type_ = memref_type(op.result.type)
-        self.module.body.blocks[0].insert_op_before(
-            memref.GlobalOp.get(
-                StringAttr(name), type_, op.value, constant=UnitAttr(), alignment=64
-            ),
-            self.module.body.blocks[0].first_op,
-        )
+        with ImplicitBuilder(self._global_block):
+            memref.GlobalOp.get(StringAttr(name), type_, op.value, constant=UnitAttr(), alignment=64)
         return Buffer(memref.GetGlobalOp(name, type_).memref, shape)
 
     def _global_name(self) -> str:
-        taken = {
-            o.sym_name.data for o in self.module.body.blocks[0].ops if isinstance(o, memref.GlobalOp)
-        }
+        globals_ = [*self.module.body.blocks[0].ops, *self._global_block.ops]
+        taken = {o.sym_name.data for o in globals_ if isinstance(o, memref.GlobalOp)}
         return next(
             f"{self.target.sym_name.data}_cst{i}"
             for i in range(len(taken) + 1)

@@ -1,0 +1,62 @@
+"""aidjit-opt: xDSL's opt driver with the graph dialect, aidjit's passes and the C target.
+
+    aidjit-opt input.mlir -p canonicalize,cse,convert-graph-to-loops -t c -o out.c
+
+Every failure — unparsable input, invalid IR, an unknown pass, an op the C emitter cannot
+handle — ends as a one-line diagnostic on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from aidjit.dialects.graph import Graph
+from aidjit.errors import AidjitError
+from aidjit.passes import AIDJIT_PASSES
+
+
+def _c_target() -> type:
+    from aidjit.runtime.emit_c import CTarget
+
+    return CTarget
+
+
+class AidjitOptMain(xDSLOptMain):
+    def register_all_dialects(self) -> None:
+        super().register_all_dialects()
+        self.ctx.register_dialect("graph", lambda: Graph)
+
+    def register_all_passes(self) -> None:
+        super().register_all_passes()
+        for name, factory in AIDJIT_PASSES.items():
+            self.register_pass(name, factory)
+
+    def register_all_targets(self) -> None:
+        super().register_all_targets()
+        self.available_targets["c"] = _c_target
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    try:
+        AidjitOptMain(description="aidjit's pass-pipeline tool", args=args).run()
+    except (ParseError, DiagnosticException) as error:
+        print(error, file=sys.stderr)
+        for note in getattr(error, "__notes__", ()):
+            print(note, file=sys.stderr)
+        return 1
+    except (AidjitError, ValueError, KeyError, NotImplementedError, OSError) as error:
+        print(f"aidjit-opt: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()
