@@ -1,20 +1,23 @@
 """aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL."""
 
+from aidjit.api import CompiledFunction, JitFunction, compile, jit
+from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient, value_and_grad
 from aidjit.errors import (
     AidjitError,
+    ArgumentCountError,
     CompilationError,
     CompilerNotFoundError,
     DTypeError,
+    LibraryLoadError,
     PipelineError,
     ShapeError,
     UnsupportedError,
 )
-from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient, value_and_grad
-from aidjit.api import CompiledFunction, JitFunction, compile, jit
 from aidjit.pipeline import DEFAULT_PIPELINE
 
 __all__ = [
     "AidjitError",
+    "ArgumentCountError",
     "CompilationError",
     "CompiledFunction",
     "CompilerNotFoundError",
@@ -22,6 +25,7 @@ __all__ = [
     "DTypeError",
     "GradientTape",
     "JitFunction",
+    "LibraryLoadError",
     "PipelineError",
     "ShapeError",
     "Tensor",

@@ -114,7 +114,9 @@ class CompiledFunction:
         self._module = module
         self._call = self._make_backend()
         self.stats.total_ms = (time.perf_counter() - start) * 1e3
-        debug_log(1, f"compiled {self.__name__} in {self.stats.total_ms:.1f} ms ({self.stats.cache})")
+        debug_log(
+            1, f"compiled {self.__name__} in {self.stats.total_ms:.1f} ms ({self.stats.cache})"
+        )
 
     def _optimize(self, module: ModuleOp) -> dict[str, str]:
         run = run_pipeline(make_context(), module, self.pipeline)
@@ -202,7 +204,7 @@ class CompiledFunction:
         if self.options.backend == "interpreter":
             from aidjit.runtime.loader import check_inputs
 
-            arrays = check_inputs(self._inputs, arrays)
+            arrays = check_inputs(self.__name__, self._inputs, arrays)
         outputs = self._call(*arrays)
         return self._trace.treedef.unflatten(list(outputs))
 

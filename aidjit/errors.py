@@ -17,6 +17,10 @@ class DTypeError(AidjitError, TypeError):
     """A dtype that an operation or a compiled function does not accept."""
 
 
+class ArgumentCountError(AidjitError, TypeError):
+    """A compiled function was called with the wrong number of arrays."""
+
+
 class UnsupportedError(AidjitError, NotImplementedError):
     """Something aidjit cannot (yet) trace, lower or compile."""
 
@@ -27,6 +31,10 @@ class CompilerNotFoundError(AidjitError, RuntimeError):
 
 class CompilationError(AidjitError, RuntimeError):
     """The C compiler rejected generated code; the message holds its output and the C path."""
+
+
+class LibraryLoadError(AidjitError, OSError):
+    """A shared object could not be loaded, or lacks the function it should export."""
 
 
 class PipelineError(AidjitError, ValueError):

@@ -10,7 +10,9 @@ from aidjit.autodiff.tape import GradientTape
 from aidjit.autodiff.tensor import Tensor
 
 
-def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
+def value_and_grad(
+    fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0
+) -> Callable[..., Any]:
     """Return a function computing `(fn(*args), d fn / d args[argnums])`.
 
     `fn` must return a single tensor; its gradient is that of its sum, as in JAX for scalars.
@@ -33,7 +35,9 @@ def value_and_grad(fn: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -
             tape.watch(*sources)
             value = fn(*args)
         if not isinstance(value, Tensor):
-            raise TypeError(f"value_and_grad: {fn.__name__} must return one Tensor, got {type(value)}")
+            raise TypeError(
+                f"value_and_grad: {fn.__name__} must return one Tensor, got {type(value)}"
+            )
         grads = tape.gradient(value, sources)
         exported = value if value.is_symbolic else value.numpy()
         return exported, grads[0] if isinstance(argnums, int) else tuple(grads)

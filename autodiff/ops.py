@@ -20,7 +20,6 @@ from aidjit.autodiff.primitives import (
     Primitive,
     Spec,
     binary_rule,
-    broadcast_shapes,
     normalize_axes,
     reduced_shape,
     reduction_rule,
@@ -356,7 +355,8 @@ def _reshape_rule(x: Spec, *, shape: tuple[int, ...]) -> Spec:
 
 
 def _broadcast_rule(x: Spec, *, shape: tuple[int, ...]) -> Spec:
-    if len(shape) < len(x.shape) or broadcast_shapes("broadcast_to", x.shape, shape) != shape:
+    lead = len(shape) - len(x.shape)
+    if lead < 0 or any(d not in (1, shape[lead + i]) for i, d in enumerate(x.shape)):
         raise ShapeError(f"broadcast_to: cannot broadcast {x} to shape {tuple(shape)}")
     return Spec(tuple(shape), x.dtype)
 
@@ -438,7 +438,7 @@ one_hot_p = register(
     Primitive(
         "one_hot",
         Family.ONE_HOT,
-        lambda labels, num_classes, dtype: (labels[..., None] == np.arange(num_classes)),
+        lambda labels, num_classes, dtype: labels[..., None] == np.arange(num_classes),
         _one_hot_rule,
         lambda g, xs, out, num_classes, dtype: (None,),
         params=("num_classes", "dtype"),
@@ -489,13 +489,15 @@ def layer_norm(
 
 
 def cross_entropy(logits: Any, labels: Any) -> Tensor:
-    """Mean negative log-likelihood of integer `labels` under softmax(`logits`) over the last axis."""
+    """Mean negative log-likelihood of int64 `labels` under softmax(`logits`), last axis."""
     (logits,) = to_tensors([logits])
     (labels,) = to_tensors([labels])
     if labels.shape != logits.shape[:-1]:
         raise ShapeError(f"cross_entropy: labels {labels.spec} do not match logits {logits.spec}")
-    if not labels.is_symbolic and labels.shape and (
-        labels.numpy().min() < 0 or labels.numpy().max() >= logits.shape[-1]
+    if (
+        not labels.is_symbolic
+        and labels.shape
+        and (labels.numpy().min() < 0 or labels.numpy().max() >= logits.shape[-1])
     ):
         raise ShapeError(
             f"cross_entropy: labels must lie in [0, {logits.shape[-1]}), "

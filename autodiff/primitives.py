@@ -139,7 +139,9 @@ def binary_rule(op: str) -> ShapeRule:
         try:
             return Spec(broadcast_shapes(op, lhs.shape, rhs.shape), lhs.dtype)
         except ShapeError:
-            raise ShapeError(f"{op}: operands {lhs} and {rhs} cannot be broadcast together") from None
+            raise ShapeError(
+                f"{op}: operands {lhs} and {rhs} cannot be broadcast together"
+            ) from None
 
     return rule
 

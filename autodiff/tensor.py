@@ -223,7 +223,9 @@ def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
 def _trace_of(inputs: Sequence[Tensor]) -> Trace | None:
     traces = {id(t._trace): t._trace for t in inputs if t._trace is not None}
     if len(traces) > 1:
-        raise UnsupportedError("an operation mixes tensors traced by two different aidjit.jit calls")
+        raise UnsupportedError(
+            "an operation mixes tensors traced by two different aidjit.jit calls"
+        )
     return next(iter(traces.values()), None)
 
 

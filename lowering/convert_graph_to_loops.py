@@ -41,9 +41,8 @@ from typing import Any
 
 from xdsl.builder import ImplicitBuilder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref
+from xdsl.dialects import arith, func, memref, scf
 from xdsl.dialects import math as mathd
-from xdsl.dialects import scf
 from xdsl.dialects.builtin import (
     FloatAttr,
     IndexType,
@@ -241,9 +240,7 @@ class FunctionLowering:
         result = op.results[0]
         if result in destinations:
             return destinations[result]
-        alloc = memref.AllocOp.get(
-            result.type.get_element_type(), 64, result.type.get_shape()
-        )
+        alloc = memref.AllocOp.get(result.type.get_element_type(), 64, result.type.get_shape())
         return alloc.memref
 
     def _lower_op(self, op: Operation, destinations: dict[SSAValue, SSAValue]) -> None:
@@ -273,7 +270,9 @@ class FunctionLowering:
         name = self._global_name()
         type_ = memref_type(op.result.type)
         with ImplicitBuilder(self._global_block):
-            memref.GlobalOp.get(StringAttr(name), type_, op.value, constant=UnitAttr(), alignment=64)
+            memref.GlobalOp.get(
+                StringAttr(name), type_, op.value, constant=UnitAttr(), alignment=64
+            )
         return Buffer(memref.GetGlobalOp(name, type_).memref, shape)
 
     def _global_name(self) -> str:

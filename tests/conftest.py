@@ -9,5 +9,6 @@ import os
 from pathlib import Path
 
 os.environ.setdefault(
-    "AIDJIT_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "aidjit-kernels")
+    "AIDJIT_CACHE_DIR",
+    str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "aidjit-kernels"),
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from aidjit import ops
 
 
@@ -35,7 +36,9 @@ class Case:
         return arrays
 
 
-def _sample(rng: np.random.Generator, shape: tuple[int, ...], domain: str, index: int) -> np.ndarray:
+def _sample(
+    rng: np.random.Generator, shape: tuple[int, ...], domain: str, index: int
+) -> np.ndarray:
     if domain == "positive":
         return rng.uniform(0.5, 2.0, size=shape)
     if domain == "away_from_zero":
@@ -91,28 +94,58 @@ CASES: list[Case] = [
     Case("power", ops.power, np.power, ((2, 3), (2, 3)), "positive"),
     Case("maximum", ops.maximum, np.maximum, ((3, 4), (3, 4)), "distinct"),
     Case("minimum", ops.minimum, np.minimum, ((3, 4), (4,)), "distinct"),
-    Case("greater", ops.greater, lambda x, y: (x > y).astype(x.dtype), ((3, 4), (4,)),
-         "distinct", differentiable=False),
-    Case("greater_equal", ops.greater_equal, lambda x, y: (x >= y).astype(x.dtype),
-         ((3, 4), (3, 4)), "distinct", differentiable=False),
+    Case(
+        "greater",
+        ops.greater,
+        lambda x, y: (x > y).astype(x.dtype),
+        ((3, 4), (4,)),
+        "distinct",
+        differentiable=False,
+    ),
+    Case(
+        "greater_equal",
+        ops.greater_equal,
+        lambda x, y: (x >= y).astype(x.dtype),
+        ((3, 4), (3, 4)),
+        "distinct",
+        differentiable=False,
+    ),
     Case("scalar_operand", lambda x: x * 2.0 + 1.0, lambda x: x * 2 + 1, ((3,),)),
-    Case("constant_array", lambda x: x * np.arange(1.0, 5.0, dtype=x.dtype) - 0.5,
-         lambda x: x * np.arange(1.0, 5.0, dtype=x.dtype) - 0.5, ((3, 4),)),
+    Case(
+        "constant_array",
+        lambda x: x * np.arange(1.0, 5.0, dtype=x.dtype) - 0.5,
+        lambda x: x * np.arange(1.0, 5.0, dtype=x.dtype) - 0.5,
+        ((3, 4),),
+    ),
     Case("pow_operator", lambda x: x**2, lambda x: x**2, ((3, 2),)),
     # reductions
     Case("sum_all", ops.sum, lambda x: np.sum(x), ((3, 4),)),
     Case("sum_axis1", lambda x: ops.sum(x, axis=1), lambda x: x.sum(1), ((3, 4),)),
-    Case("sum_keepdims", lambda x: ops.sum(x, axis=0, keepdims=True),
-         lambda x: x.sum(0, keepdims=True), ((3, 4),)),
+    Case(
+        "sum_keepdims",
+        lambda x: ops.sum(x, axis=0, keepdims=True),
+        lambda x: x.sum(0, keepdims=True),
+        ((3, 4),),
+    ),
     Case("sum_axes_0_2", lambda x: ops.sum(x, axis=(0, 2)), lambda x: x.sum((0, 2)), ((2, 3, 4),)),
     Case("sum_empty_axis", lambda x: ops.sum(x, axis=1), lambda x: x.sum(1), ((2, 0),)),
     Case("mean_axis_neg1", lambda x: ops.mean(x, axis=-1), lambda x: x.mean(-1), ((3, 4),)),
-    Case("mean_keepdims", lambda x: ops.mean(x, axis=(0, 1), keepdims=True),
-         lambda x: x.mean((0, 1), keepdims=True), ((2, 3, 2),)),
-    Case("reduce_max", lambda x: ops.reduce_max(x, axis=1), lambda x: x.max(1), ((3, 4),),
-         "distinct"),
-    Case("reduce_max_keepdims", lambda x: ops.reduce_max(x, axis=0, keepdims=True),
-         lambda x: x.max(0, keepdims=True), ((3, 4),), "distinct"),
+    Case(
+        "mean_keepdims",
+        lambda x: ops.mean(x, axis=(0, 1), keepdims=True),
+        lambda x: x.mean((0, 1), keepdims=True),
+        ((2, 3, 2),),
+    ),
+    Case(
+        "reduce_max", lambda x: ops.reduce_max(x, axis=1), lambda x: x.max(1), ((3, 4),), "distinct"
+    ),
+    Case(
+        "reduce_max_keepdims",
+        lambda x: ops.reduce_max(x, axis=0, keepdims=True),
+        lambda x: x.max(0, keepdims=True),
+        ((3, 4),),
+        "distinct",
+    ),
     # matmul
     Case("matmul", ops.matmul, np.matmul, ((3, 4), (4, 5))),
     Case("matmul_vector_row", ops.matmul, np.matmul, ((1, 4), (4, 2))),
@@ -121,24 +154,43 @@ CASES: list[Case] = [
     Case("matmul_operator", lambda a, b: a @ b, np.matmul, ((2, 3), (3, 2))),
     # layout
     Case("transpose", ops.transpose, np.transpose, ((3, 4),)),
-    Case("transpose_perm", lambda x: ops.transpose(x, (1, 2, 0)),
-         lambda x: np.transpose(x, (1, 2, 0)), ((2, 3, 4),)),
+    Case(
+        "transpose_perm",
+        lambda x: ops.transpose(x, (1, 2, 0)),
+        lambda x: np.transpose(x, (1, 2, 0)),
+        ((2, 3, 4),),
+    ),
     Case("reshape", lambda x: ops.reshape(x, (4, 3)), lambda x: x.reshape(4, 3), ((2, 6),)),
     Case("reshape_infer", lambda x: ops.reshape(x, (-1,)), lambda x: x.reshape(-1), ((2, 3, 2),)),
-    Case("broadcast_to", lambda x: ops.broadcast_to(x, (2, 3, 4)),
-         lambda x: np.broadcast_to(x, (2, 3, 4)), ((3, 1),)),
+    Case(
+        "broadcast_to",
+        lambda x: ops.broadcast_to(x, (2, 3, 4)),
+        lambda x: np.broadcast_to(x, (2, 3, 4)),
+        ((3, 1),),
+    ),
     # one_hot and composites
-    Case("one_hot", lambda y: ops.one_hot(y, 4), lambda y: np.eye(4, dtype=np.float32)[y], ((5,),),
-         differentiable=False, int_inputs={0: 4}),
+    Case(
+        "one_hot",
+        lambda y: ops.one_hot(y, 4),
+        lambda y: np.eye(4, dtype=np.float32)[y],
+        ((5,),),
+        differentiable=False,
+        int_inputs={0: 4},
+    ),
     Case("softmax", ops.softmax, _softmax, ((3, 5),)),
     Case("softmax_axis0", lambda x: ops.softmax(x, axis=0), lambda x: _softmax(x, 0), ((3, 5),)),
-    Case("log_softmax", ops.log_softmax,
-         lambda x: x - x.max(-1, keepdims=True)
-         - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True)), ((3, 5),)),
-    Case("layer_norm", lambda x, w, b: ops.layer_norm(x, w, b), _layer_norm,
-         ((4, 6), (6,), (6,))),
-    Case("cross_entropy", ops.cross_entropy, _cross_entropy, ((4, 5), (4,)),
-         int_inputs={1: 5}),
+    Case(
+        "log_softmax",
+        ops.log_softmax,
+        lambda x: (
+            x
+            - x.max(-1, keepdims=True)
+            - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+        ),
+        ((3, 5),),
+    ),
+    Case("layer_norm", lambda x, w, b: ops.layer_norm(x, w, b), _layer_norm, ((4, 6), (6,), (6,))),
+    Case("cross_entropy", ops.cross_entropy, _cross_entropy, ((4, 5), (4,)), int_inputs={1: 5}),
 ]
 
 CASE_IDS = [case.id for case in CASES]

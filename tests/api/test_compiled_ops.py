@@ -1,10 +1,10 @@
-"""Every op compiled: C against eager, the interpreter at the graph and loop levels against eager."""
+"""Every op compiled: C, and the interpreter at the graph and loop levels, against eager."""
 
 import numpy as np
 import pytest
+
 from aidjit import Tensor, compile, value_and_grad
 from aidjit.pipeline import GRAPH_PIPELINE
-
 from tests.op_cases import CASE_IDS, CASES, DIFFERENTIABLE, Case
 
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}

@@ -1,9 +1,9 @@
-"""Every op, eagerly: forward against numpy (float32, float64), gradient against finite differences."""
+"""Every op, eagerly: forward against numpy (f32, f64), gradient against finite differences."""
 
 import numpy as np
 import pytest
-from aidjit import GradientTape, Tensor
 
+from aidjit import GradientTape, Tensor
 from tests.op_cases import CASE_IDS, CASES, DIFFERENTIABLE, Case
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}

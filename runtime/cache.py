@@ -1,0 +1,173 @@
+"""Content-addressed build cache: C source text -> path of a shared object that loads.
+
+Compiling costs 0.03-0.3 s per function, dlopen ~0.2 ms, so every build is cached, in the process
+and on disk, keyed by a sha256 of everything that determines the binary: the C source, the full
+compiler command line (with placeholder paths), the compiler's version, a fingerprint of the host
+CPU (the default flags use -march=native, so a cache directory shared between machines must not
+hand one CPU's code to another) and :data:`CACHE_VERSION` (bump it to invalidate every entry).
+
+Layout: ``<cache_dir()>/<key[:2]>/<key>.{c,so,sha256,lock}``. The ``.c`` is kept for people to
+read (compiler errors point at it). ``.sha256`` holds the digest of the ``.so`` bytes and is
+written last, after the ``.so`` is renamed into place, so it vouches only for a finished file.
+
+Safety under concurrency (pytest-xdist workers, several notebooks): a miss takes a per-key
+``flock`` on ``<key>.lock``, re-checks the entry, compiles to a temporary name in the same
+directory and ``os.replace``s it into place, so no process ever sees a half-written file. Lock
+files are left in place: deleting them would let two processes hold "the" lock on different
+inodes. A damaged entry is rebuilt, not loaded: before a disk hit the ``.so`` must match its
+digest (so garbage is never handed to dlopen) and must dlopen.
+"""
+
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from aidjit.runtime.loader import LibraryLoadError, load_library
+from aidjit.runtime.toolchain import Toolchain, compile_shared
+
+from aidjit.debug import debug_log
+
+CACHE_VERSION = "1"
+ENV_VAR = "AIDJIT_CACHE_DIR"
+
+# How build() found its answer: already verified by this process, on disk, or compiled now.
+Hit = Literal["memory", "disk", "miss"]
+
+# Shared objects built or verified by this process, by path (which includes the cache directory,
+# so moving AIDJIT_CACHE_DIR never serves a path from the old one).
+_verified: set[Path] = set()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Where a build's shared object is, its cache key, and how it was obtained."""
+
+    path: Path
+    key: str
+    hit: Hit
+
+
+def cache_dir() -> Path:
+    """Return ``$AIDJIT_CACHE_DIR`` if set, else ``~/.cache/aidjit`` (read on every call)."""
+    configured = os.environ.get(ENV_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "aidjit"
+
+
+def cache_key(c_source: str, toolchain: Toolchain) -> str:
+    """Return the sha256 hex digest identifying the shared object built from ``c_source``."""
+    # Placeholder paths: the key must not depend on where the files happen to be written.
+    command = toolchain.command(Path("<source>.c"), Path("<output>.so"))
+    material = [CACHE_VERSION, c_source, command, toolchain.version, _host_fingerprint()]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+def build(c_source: str, toolchain: Toolchain) -> BuildResult:
+    """Return a loadable shared object for ``c_source``, compiling only on a cache miss.
+
+    Raises CompilationError (with the compiler's message and the cached ``.c`` path) if the
+    source does not compile.
+    """
+    key = cache_key(c_source, toolchain)
+    so_path = cache_dir() / key[:2] / f"{key}.so"
+    debug_log(3, f"C source for {key}:\n{c_source}")
+    if so_path in _verified and so_path.is_file():
+        debug_log(4, f"cache hit (memory): {so_path}")
+        return BuildResult(so_path, key, "memory")
+    hit = _build_on_disk(c_source, toolchain, so_path)
+    _verified.add(so_path)
+    return BuildResult(so_path, key, hit)
+
+
+def clear_memory_cache() -> None:
+    """Forget which entries this process has verified, so the next build checks the disk."""
+    _verified.clear()
+
+
+def _build_on_disk(c_source: str, toolchain: Toolchain, so_path: Path) -> Hit:
+    """Reuse a valid entry ("disk", perhaps just built by another process) or compile ("miss")."""
+    if _is_valid(so_path):
+        debug_log(4, f"cache hit (disk): {so_path}")
+        return "disk"
+    so_path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(so_path.with_suffix(".lock")):
+        if _is_valid(so_path):
+            debug_log(4, f"cache hit (disk, built by another process): {so_path}")
+            return "disk"
+        debug_log(4, f"cache miss: compiling {so_path}")
+        _compile_entry(c_source, toolchain, so_path)
+    return "miss"
+
+
+def _is_valid(so_path: Path) -> bool:
+    """Whether ``so_path`` is complete, matches its recorded digest, and dlopens."""
+    try:
+        expected = so_path.with_suffix(".sha256").read_text().strip()
+        actual = hashlib.sha256(so_path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return False
+    if actual != expected:
+        debug_log(4, f"cache entry damaged (digest mismatch), rebuilding: {so_path}")
+        return False
+    try:
+        load_library(so_path)
+    except LibraryLoadError as error:
+        debug_log(4, f"cache entry does not load, rebuilding: {error}")
+        return False
+    return True
+
+
+def _compile_entry(c_source: str, toolchain: Toolchain, so_path: Path) -> None:
+    """Write the ``.c``, compile it beside the entry, then publish ``.so`` and digest in order.
+
+    Caller holds the key's lock.
+    """
+    c_path = so_path.with_suffix(".c")
+    _write_atomically(c_path, c_source.encode())
+    temporary = so_path.with_name(f"{so_path.stem}.{os.getpid()}.tmp.so")
+    try:
+        compile_shared(toolchain, c_path, temporary)
+        digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
+        os.replace(temporary, so_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _write_atomically(so_path.with_suffix(".sha256"), digest.encode())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename: readers see all or nothing."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_path`` (created if needed) until the block ends.
+
+    Closing the file releases the lock, also when the block raises.
+    """
+    # Mode "a" creates the file without truncating one another process may hold.
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@functools.cache
+def _host_fingerprint() -> str:
+    """Describe the CPU features -march=native compiles for (architecture and feature flags)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    features = next((line for line in lines if line.startswith(("flags", "Features"))), "")
+    return f"{platform.machine()} {features}"

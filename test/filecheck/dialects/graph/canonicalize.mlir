@@ -1,0 +1,95 @@
+// RUN: aidjit-opt %s --split-input-file -p canonicalize | filecheck %s
+
+// Constant operands fold to one graph.constant computed by the op's numpy forward.
+// CHECK-LABEL: func.func @fold_constants
+func.func @fold_constants() -> tensor<2xf32> {
+  %a = graph.constant dense<[1.0, 4.0]> : tensor<2xf32>
+  %b = graph.constant dense<2.0> : tensor<f32>
+  %0 = graph.multiply %a, %b : tensor<2xf32>, tensor<f32> -> tensor<2xf32>
+  %1 = graph.sqrt %0 : tensor<2xf32>
+  // CHECK-NEXT: %[[C:.*]] = graph.constant dense<[1.41421354, 2.82842708]> : tensor<2xf32>
+  // CHECK-NEXT: func.return %[[C]] : tensor<2xf32>
+  func.return %1 : tensor<2xf32>
+}
+
+// -----
+
+// x * 1, 1 * x, x / 1, x ** 1, x - 0.0 and x + -0.0 are exactly x in IEEE arithmetic.
+// CHECK-LABEL: func.func @exact_identities
+// CHECK-SAME: (%[[X:.*]]: tensor<3xf32>)
+func.func @exact_identities(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %one = graph.constant dense<1.0> : tensor<f32>
+  %zero = graph.constant dense<0.0> : tensor<3xf32>
+  %negzero = graph.constant dense<-0.0> : tensor<f32>
+  %0 = graph.multiply %x, %one : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  %1 = graph.multiply %one, %0 : tensor<f32>, tensor<3xf32> -> tensor<3xf32>
+  %2 = graph.divide %1, %one : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  %3 = graph.power %2, %one : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  %4 = graph.subtract %3, %zero : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+  %5 = graph.add %4, %negzero : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  // CHECK-NEXT: func.return %[[X]] : tensor<3xf32>
+  func.return %5 : tensor<3xf32>
+}
+
+// -----
+
+// x + 0.0 (-0.0 + 0.0 is +0.0) and x * 0 (nan * 0 is nan) are not identities: they stay.
+// CHECK-LABEL: func.func @inexact_identities_stay
+func.func @inexact_identities_stay(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
+  %zero = graph.constant dense<0.0> : tensor<f32>
+  // CHECK: graph.add %x, %{{.*}} : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  %0 = graph.add %x, %zero : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  // CHECK: graph.multiply %x, %{{.*}} : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  %1 = graph.multiply %x, %zero : tensor<3xf32>, tensor<f32> -> tensor<3xf32>
+  func.return %0, %1 : tensor<3xf32>, tensor<3xf32>
+}
+
+// -----
+
+// An identity operand that broadcasts x to a larger shape is not a no-op.
+// CHECK-LABEL: func.func @broadcasting_identity_stays
+func.func @broadcasting_identity_stays(%x: tensor<3xf32>) -> tensor<2x3xf32> {
+  %one = graph.constant dense<1.0> : tensor<2x3xf32>
+  // CHECK: graph.multiply %x, %{{.*}} : tensor<3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  %0 = graph.multiply %x, %one : tensor<3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  func.return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @double_negation
+// CHECK-SAME: (%[[X:.*]]: tensor<3xf64>)
+func.func @double_negation(%x: tensor<3xf64>) -> tensor<3xf64> {
+  %0 = graph.negate %x : tensor<3xf64>
+  %1 = graph.negate %0 : tensor<3xf64>
+  // CHECK-NEXT: func.return %[[X]] : tensor<3xf64>
+  func.return %1 : tensor<3xf64>
+}
+
+// -----
+
+// Two transposes compose into one; when they cancel, nothing is left.
+// CHECK-LABEL: func.func @transposes
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x4xf32>)
+func.func @transposes(%x: tensor<2x3x4xf32>) -> (tensor<2x3x4xf32>, tensor<4x2x3xf32>) {
+  %0 = graph.transpose %x {perm = array<i64: 1, 0, 2>} : tensor<2x3x4xf32> -> tensor<3x2x4xf32>
+  %1 = graph.transpose %0 {perm = array<i64: 1, 0, 2>} : tensor<3x2x4xf32> -> tensor<2x3x4xf32>
+  %2 = graph.transpose %0 {perm = array<i64: 2, 1, 0>} : tensor<3x2x4xf32> -> tensor<4x2x3xf32>
+  // CHECK-NEXT: %[[T:.*]] = graph.transpose %[[X]] {perm = array<i64: 2, 0, 1>} : tensor<2x3x4xf32> -> tensor<4x2x3xf32>
+  // CHECK-NEXT: func.return %[[X]], %[[T]] : tensor<2x3x4xf32>, tensor<4x2x3xf32>
+  func.return %1, %2 : tensor<2x3x4xf32>, tensor<4x2x3xf32>
+}
+
+// -----
+
+// reshape(reshape(x)) keeps only the last shape; reshaping to the same shape is x.
+// CHECK-LABEL: func.func @reshapes
+// CHECK-SAME: (%[[X:.*]]: tensor<2x6xf32>)
+func.func @reshapes(%x: tensor<2x6xf32>) -> (tensor<3x4xf32>, tensor<2x6xf32>) {
+  %0 = graph.reshape %x : tensor<2x6xf32> -> tensor<12xf32>
+  %1 = graph.reshape %0 : tensor<12xf32> -> tensor<3x4xf32>
+  %2 = graph.reshape %x : tensor<2x6xf32> -> tensor<2x6xf32>
+  // CHECK-NEXT: %[[R:.*]] = graph.reshape %[[X]] : tensor<2x6xf32> -> tensor<3x4xf32>
+  // CHECK-NEXT: func.return %[[R]], %[[X]] : tensor<3x4xf32>, tensor<2x6xf32>
+  func.return %1, %2 : tensor<3x4xf32>, tensor<2x6xf32>
+}

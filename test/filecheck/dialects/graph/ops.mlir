@@ -1,0 +1,77 @@
+// RUN: aidjit-opt %s --split-input-file | aidjit-opt --split-input-file | filecheck %s
+// RUN: aidjit-opt %s --split-input-file --print-op-generic | aidjit-opt --split-input-file | filecheck %s
+
+// Every graph op in its custom syntax survives a print/parse round trip, custom and generic.
+
+// CHECK-LABEL: func.func @elementwise
+func.func @elementwise(%x: tensor<4x3xf32>, %b: tensor<3xf32>) -> tensor<4x3xf32> {
+  // CHECK: %[[C:.*]] = graph.constant dense<1.000000e+00> : tensor<f32>
+  %c = graph.constant dense<1.0> : tensor<f32>
+  // CHECK: %[[A:.*]] = graph.add %x, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  %0 = graph.add %x, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.subtract %[[A]], %[[C]] : tensor<4x3xf32>, tensor<f32> -> tensor<4x3xf32>
+  %1 = graph.subtract %0, %c : tensor<4x3xf32>, tensor<f32> -> tensor<4x3xf32>
+  // CHECK: graph.multiply
+  %2 = graph.multiply %1, %1 : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.divide
+  %3 = graph.divide %2, %x : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.power
+  %4 = graph.power %3, %c : tensor<4x3xf32>, tensor<f32> -> tensor<4x3xf32>
+  // CHECK: graph.maximum
+  %5 = graph.maximum %4, %x : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.minimum
+  %6 = graph.minimum %5, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.greater %{{.*}}, %{{.*}} : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  %7 = graph.greater %6, %x : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.greater_equal
+  %8 = graph.greater_equal %7, %x : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.negate %{{.*}} : tensor<4x3xf32>
+  %9 = graph.negate %8 : tensor<4x3xf32>
+  // CHECK: graph.abs
+  %10 = graph.abs %9 : tensor<4x3xf32>
+  // CHECK: graph.sign
+  %11 = graph.sign %10 : tensor<4x3xf32>
+  // CHECK: graph.exp
+  %12 = graph.exp %11 : tensor<4x3xf32>
+  // CHECK: graph.log
+  %13 = graph.log %12 : tensor<4x3xf32>
+  // CHECK: graph.sqrt
+  %14 = graph.sqrt %13 : tensor<4x3xf32>
+  // CHECK: graph.relu
+  %15 = graph.relu %14 : tensor<4x3xf32>
+  // CHECK: graph.sigmoid
+  %16 = graph.sigmoid %15 : tensor<4x3xf32>
+  // CHECK: graph.tanh
+  %17 = graph.tanh %16 : tensor<4x3xf32>
+  func.return %17 : tensor<4x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @reductions
+func.func @reductions(%x: tensor<4x3xf64>) -> (tensor<4xf64>, tensor<1x3xf64>, tensor<f64>) {
+  // CHECK: graph.sum %x {axes = array<i64: 1>} : tensor<4x3xf64> -> tensor<4xf64>
+  %0 = graph.sum %x {axes = array<i64: 1>} : tensor<4x3xf64> -> tensor<4xf64>
+  // CHECK: graph.mean %x {axes = array<i64: 0>, keepdims} : tensor<4x3xf64> -> tensor<1x3xf64>
+  %1 = graph.mean %x {axes = array<i64: 0>, keepdims} : tensor<4x3xf64> -> tensor<1x3xf64>
+  // CHECK: graph.reduce_max %x {axes = array<i64: 0, 1>} : tensor<4x3xf64> -> tensor<f64>
+  %2 = graph.reduce_max %x {axes = array<i64: 0, 1>} : tensor<4x3xf64> -> tensor<f64>
+  func.return %0, %1, %2 : tensor<4xf64>, tensor<1x3xf64>, tensor<f64>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @matmul_and_layout
+func.func @matmul_and_layout(%a: tensor<2x3x4xf32>, %w: tensor<4x5xf32>, %y: tensor<6xi64>) -> (tensor<2x3x5xf32>, tensor<5x3x2xf32>, tensor<6x5xf32>, tensor<6x10xf32>) {
+  // CHECK: graph.matmul %a, %w : tensor<2x3x4xf32>, tensor<4x5xf32> -> tensor<2x3x5xf32>
+  %0 = graph.matmul %a, %w : tensor<2x3x4xf32>, tensor<4x5xf32> -> tensor<2x3x5xf32>
+  // CHECK: graph.transpose %{{.*}} {perm = array<i64: 2, 1, 0>} : tensor<2x3x5xf32> -> tensor<5x3x2xf32>
+  %1 = graph.transpose %0 {perm = array<i64: 2, 1, 0>} : tensor<2x3x5xf32> -> tensor<5x3x2xf32>
+  // CHECK: graph.reshape %{{.*}} : tensor<2x3x5xf32> -> tensor<6x5xf32>
+  %2 = graph.reshape %0 : tensor<2x3x5xf32> -> tensor<6x5xf32>
+  // CHECK: graph.broadcast_to %w : tensor<4x5xf32> -> tensor<2x4x5xf32>
+  %3 = graph.broadcast_to %w : tensor<4x5xf32> -> tensor<2x4x5xf32>
+  // CHECK: graph.one_hot %y : tensor<6xi64> -> tensor<6x10xf32>
+  %4 = graph.one_hot %y : tensor<6xi64> -> tensor<6x10xf32>
+  func.return %0, %1, %2, %4 : tensor<2x3x5xf32>, tensor<5x3x2xf32>, tensor<6x5xf32>, tensor<6x10xf32>
+}

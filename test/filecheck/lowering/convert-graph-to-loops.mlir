@@ -1,0 +1,182 @@
+// RUN: aidjit-opt %s --split-input-file -p convert-graph-to-loops | filecheck %s
+
+// Elementwise: one loop nest over the result; a broadcast operand is indexed by the
+// trailing induction variables only; the result is stored straight into the output buffer.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-SAME: (%[[X:.*]]: memref<4x3xf32>, %[[B:.*]]: memref<3xf32>, %[[OUT:.*]]: memref<4x3xf32>)
+// CHECK-NOT: memref.alloc
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: %[[A:.*]] = memref.load %[[X]][%[[I]], %[[J]]] : memref<4x3xf32>
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[B]][%[[J]]] : memref<3xf32>
+// CHECK-NEXT: %[[S:.*]] = arith.addf %[[A]], %[[V]] : f32
+// CHECK-NEXT: memref.store %[[S]], %[[OUT]][%[[I]], %[[J]]] : memref<4x3xf32>
+// CHECK: func.return
+func.func @elementwise(%x: tensor<4x3xf32>, %b: tensor<3xf32>) -> tensor<4x3xf32> {
+  %0 = graph.add %x, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  func.return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// Intermediates are allocated, and freed right after their last use; splat constants
+// become scalar arith.constants instead of buffers.
+// CHECK-LABEL: func.func @intermediates
+// CHECK: %[[TWO:.*]] = arith.constant 2.000000e+00 : f64
+// CHECK: %[[T:.*]] = memref.alloc() {alignment = 64 : i64} : memref<8xf64>
+// CHECK: arith.mulf %{{.*}}, %[[TWO]] : f64
+// CHECK: math.exp
+// CHECK: memref.dealloc %[[T]] : memref<8xf64>
+// CHECK-NEXT: func.return
+func.func @intermediates(%x: tensor<8xf64>) -> tensor<8xf64> {
+  %c = graph.constant dense<2.0> : tensor<f64>
+  %0 = graph.multiply %x, %c : tensor<8xf64>, tensor<f64> -> tensor<8xf64>
+  %1 = graph.exp %0 : tensor<8xf64>
+  func.return %1 : tensor<8xf64>
+}
+
+// -----
+
+// Scalar bodies of the ops that are more than one arith/math op.
+// CHECK-LABEL: func.func @scalar_bodies
+// CHECK: arith.maximumf %{{.*}}, %{{.*}} : f32
+// CHECK: math.tanh
+// CHECK: arith.cmpf ogt
+// CHECK-NEXT: arith.select
+// CHECK: math.powf
+func.func @scalar_bodies(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %0 = graph.relu %x : tensor<4xf32>
+  %1 = graph.sigmoid %x : tensor<4xf32>
+  %2 = graph.greater %x, %0 : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %3 = graph.power %x, %1 : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  func.return %0, %1, %2, %3 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Reductions: fill with the initial value, accumulate over the input in row-major order into
+// the output (index 0 on a kept axis), then divide by the count for mean.
+// CHECK-LABEL: func.func @mean_keepdims
+// CHECK-SAME: (%[[X:.*]]: memref<4x3xf32>, %[[OUT:.*]]: memref<4x1xf32>)
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[COUNT:.*]] = arith.constant 3.000000e+00 : f32
+// CHECK: memref.store %[[ZERO]], %[[OUT]]
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: %[[ACC:.*]] = memref.load %[[OUT]][%[[I]], %[[C0]]]
+// CHECK-NEXT: %[[V:.*]] = memref.load %[[X]][%[[I]], %[[J]]]
+// CHECK-NEXT: %[[S:.*]] = arith.addf %[[ACC]], %[[V]] : f32
+// CHECK-NEXT: memref.store %[[S]], %[[OUT]][%[[I]], %[[C0]]]
+// CHECK: arith.divf %{{.*}}, %[[COUNT]] : f32
+func.func @mean_keepdims(%x: tensor<4x3xf32>) -> tensor<4x1xf32> {
+  %0 = graph.mean %x {axes = array<i64: 1>, keepdims} : tensor<4x3xf32> -> tensor<4x1xf32>
+  func.return %0 : tensor<4x1xf32>
+}
+
+// -----
+
+// reduce_max starts from -inf and combines with the nan-propagating arith.maximumf.
+// CHECK-LABEL: func.func @reduce_max
+// CHECK: %[[NEGINF:.*]] = arith.constant 0xff800000 : f32
+// CHECK: memref.store %[[NEGINF]]
+// CHECK: arith.maximumf
+func.func @reduce_max(%x: tensor<4x3xf32>) -> tensor<3xf32> {
+  %0 = graph.reduce_max %x {axes = array<i64: 0>} : tensor<4x3xf32> -> tensor<3xf32>
+  func.return %0 : tensor<3xf32>
+}
+
+// -----
+
+// Matmul: zero fill, then i, k, j with j innermost (stride 1 in both B and C).
+// CHECK-LABEL: func.func @matmul
+// CHECK-SAME: (%[[A:.*]]: memref<2x3xf32>, %[[B:.*]]: memref<3x5xf32>, %[[C:.*]]: memref<2x5xf32>)
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: memref.store %[[ZERO]], %[[C]]
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: %[[AV:.*]] = memref.load %[[A]][%[[I]], %[[K]]]
+// CHECK-NEXT: %[[BV:.*]] = memref.load %[[B]][%[[K]], %[[J]]]
+// CHECK-NEXT: %[[P:.*]] = arith.mulf %[[AV]], %[[BV]] : f32
+// CHECK-NEXT: %[[CV:.*]] = memref.load %[[C]][%[[I]], %[[J]]]
+// CHECK-NEXT: %[[S:.*]] = arith.addf %[[CV]], %[[P]] : f32
+// CHECK-NEXT: memref.store %[[S]], %[[C]][%[[I]], %[[J]]]
+func.func @matmul(%a: tensor<2x3xf32>, %b: tensor<3x5xf32>) -> tensor<2x5xf32> {
+  %0 = graph.matmul %a, %b : tensor<2x3xf32>, tensor<3x5xf32> -> tensor<2x5xf32>
+  func.return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+// A shared right operand (3-D @ 2-D) is indexed without the batch variable.
+// CHECK-LABEL: func.func @matmul_shared_rhs
+// CHECK: memref.store
+// CHECK: scf.for %[[BATCH:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: memref.load %{{.*}}[%[[BATCH]], %{{.*}}, %{{.*}}] : memref<2x3x4xf32>
+// CHECK-NEXT: memref.load %{{.*}}[%{{.*}}, %{{.*}}] : memref<4x5xf32>
+func.func @matmul_shared_rhs(%a: tensor<2x3x4xf32>, %b: tensor<4x5xf32>) -> tensor<2x3x5xf32> {
+  %0 = graph.matmul %a, %b : tensor<2x3x4xf32>, tensor<4x5xf32> -> tensor<2x3x5xf32>
+  func.return %0 : tensor<2x3x5xf32>
+}
+
+// -----
+
+// Layout ops copy through an index map: transpose swaps the induction variables.
+// CHECK-LABEL: func.func @transpose
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
+// CHECK-NEXT: %[[V:.*]] = memref.load %{{.*}}[%[[J]], %[[I]]] : memref<4x3xf32>
+// CHECK-NEXT: memref.store %[[V]], %{{.*}}[%[[I]], %[[J]]] : memref<3x4xf32>
+func.func @transpose(%x: tensor<4x3xf32>) -> tensor<3x4xf32> {
+  %0 = graph.transpose %x {perm = array<i64: 1, 0>} : tensor<4x3xf32> -> tensor<3x4xf32>
+  func.return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// reshape linearises the output position and splits it by the input's shape.
+// CHECK-LABEL: func.func @reshape
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: arith.divui
+// CHECK: arith.remui
+// CHECK: memref.load %{{.*}} : memref<2x6xf32>
+func.func @reshape(%x: tensor<2x6xf32>) -> tensor<3x4xf32> {
+  %0 = graph.reshape %x : tensor<2x6xf32> -> tensor<3x4xf32>
+  func.return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// one_hot compares each label, cast to index, with the class induction variable.
+// CHECK-LABEL: func.func @one_hot
+// CHECK: %[[L:.*]] = memref.load %{{.*}} : memref<5xi64>
+// CHECK-NEXT: %[[IDX:.*]] = arith.index_cast %[[L]] : i64 to index
+// CHECK-NEXT: %[[EQ:.*]] = arith.cmpi eq, %[[IDX]], %{{.*}} : index
+// CHECK-NEXT: arith.select %[[EQ]]
+func.func @one_hot(%y: tensor<5xi64>) -> tensor<5x4xf32> {
+  %0 = graph.one_hot %y : tensor<5xi64> -> tensor<5x4xf32>
+  func.return %0 : tensor<5x4xf32>
+}
+
+// -----
+
+// A non-splat constant becomes a private constant memref.global; returning an argument or
+// returning one value twice copies into the output buffers.
+// xDSL prints memref.global in the generic form, which upstream mlir-opt parses too.
+// CHECK: "memref.global"() <{sym_name = "constants_cst0", type = memref<3xf32>, initial_value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00]> : tensor<3xf32>, sym_visibility = "private", constant
+// CHECK-LABEL: func.func @constants
+// CHECK-SAME: (%[[X:.*]]: memref<3xf32>, %[[O0:.*]]: memref<3xf32>, %[[O1:.*]]: memref<3xf32>, %[[O2:.*]]: memref<3xf32>)
+// CHECK: %[[G:.*]] = memref.get_global @constants_cst0 : memref<3xf32>
+// CHECK: memref.load %[[G]]
+// CHECK: memref.store %{{.*}}, %[[O0]]
+// CHECK: %[[P:.*]] = memref.load %[[O0]]
+// CHECK-NEXT: memref.store %[[P]], %[[O1]]
+// CHECK: %[[Q:.*]] = memref.load %[[X]]
+// CHECK-NEXT: memref.store %[[Q]], %[[O2]]
+func.func @constants(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) {
+  %c = graph.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = graph.multiply %x, %c : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+  func.return %0, %0, %x : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>
+}
