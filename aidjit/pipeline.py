@@ -70,7 +70,7 @@ def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> PipelineRun:
         run.pass_ms.append((pass_.name, elapsed))
         debug_log(1, f"pass {pass_.name}: {elapsed:.2f} ms")
         if debug_level() >= 2:
-            debug_log(2, f"IR after {pass_.name}:\n{module}")
+            debug_log(2, f"IR after {pass_.name}:\n{str(module)}")
     text = str(module)
     if not run.lowered:
         run.stages["optimized"] = text

@@ -72,13 +72,16 @@ def _normal(shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
     return _RNG.standard_normal(shape).astype(dtype)
 
 
-def _sample(dtype: Any, domain: str, size: int = 64) -> np.ndarray:
-    if domain == "positive":
-        values = _RNG.uniform(0.05, 4.0, size)
-    else:
-        values = _RNG.uniform(-4.0, 4.0, size)
-    specials = _SPECIALS if domain == "any" else []
-    return np.concatenate([values, specials]).astype(dtype)
+def _sample(dtype: Any, domain: str, arity: int, size: int = 64) -> tuple[np.ndarray, ...]:
+    """`arity` random operands; in the "any" domain followed by every pair of special values
+    (0 against -0, NaN against a number, ...), so each operand meets each special."""
+    low = 0.05 if domain == "positive" else -4.0
+    operands = [_RNG.uniform(low, 4.0, size) for _ in range(arity)]
+    if domain == "any":
+        grids = np.meshgrid(*[_SPECIALS] * arity, indexing="ij")
+        pairs = zip(operands, grids, strict=True)
+        operands = [np.concatenate([values, grid.ravel()]) for values, grid in pairs]
+    return tuple(values.astype(dtype) for values in operands)
 
 
 # --- one row per elementwise op, in f32 and f64 ----------------------------------------------
@@ -167,7 +170,7 @@ def _elementwise_case(
     exact: bool,
     dtype: Any,
 ) -> LoopCase:
-    inputs = tuple(_sample(dtype, domain) for _ in range(arity))
+    inputs = _sample(dtype, domain, arity)
     tolerance = {np.float32: (2e-6, 1e-6), np.float64: (1e-13, 1e-15)}[dtype]
     rtol, atol = (0.0, 0.0) if exact else tolerance
     return LoopCase(

@@ -1,0 +1,703 @@
+"""Emit C99 from loop-level IR: the last step before the system C compiler.
+
+The loop level (func + scf + memref + arith + math, every memref static and row-major) maps
+almost one to one onto C, so the emitter is a table (STYLE convention 8): each arith/math op
+is a C expression template, each structural op (loops, loads, allocations) a small statement
+handler. Adding an op is one line in `_EXPRESSIONS`.
+
+Why the C looks the way it does:
+- one `const` declaration per SSA value with readable, deterministic names (`arg0`, `v3`,
+  `i0`): gcc folds them away, and a test or a human can read the result;
+- `restrict` pointers and 64-bit indices, so gcc may vectorise without alias checks;
+- loads and stores index with strides folded from the static shape (`arg0[i0 * 3 + i1]`);
+- libm functions are declared `#pragma omp declare simd` where glibc's libmvec has vector
+  variants, so `-O3 -fopenmp-simd` turns an elementwise loop over `expf` into calls of
+  `_ZGVeN16v_expf` (see PERF-NOTES "Vectorised math"); no loop needs `#pragma omp simd`;
+- `arith.maximumf`/`minimumf` and `arith.floordivsi` are branch-free `static inline`
+  helpers with MLIR's semantics (NaN propagates, -0.0 < +0.0);
+- every symbol from the IR goes through `c_identifier`, so no user string reaches the C
+  source unsanitised.
+
+Layout of the output: includes, libm declarations, helpers, globals, functions.
+"""
+
+from __future__ import annotations
+
+import math as pymath
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from string import Template
+from typing import IO, Any, ClassVar
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import arith, func, math, memref, scf
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IndexType,
+    IntegerAttr,
+    MemRefType,
+    ModuleOp,
+    NoneAttr,
+    UnknownLoc,
+    f32,
+    f64,
+    i1,
+    i32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.traits import SymbolTable
+from xdsl.utils.target import Target
+
+from aidjit.errors import UnsupportedError
+
+# --- types -----------------------------------------------------------------------------------
+
+_C_TYPES: dict[Attribute, str] = {
+    f32: "float",
+    f64: "double",
+    i64: "int64_t",
+    i32: "int32_t",
+    i1: "bool",
+    IndexType(): "int64_t",
+}
+_UNSIGNED = {"int64_t": "uint64_t", "int32_t": "uint32_t", "bool": "bool"}
+_SHORT_NAMES = {"float": "f32", "double": "f64", "int64_t": "i64", "int32_t": "i32", "bool": "i1"}
+_C_SIZES = {"float": 4, "double": 8, "int64_t": 8, "int32_t": 4, "bool": 1}
+_LIBM_SUFFIX = {"float": "f", "double": ""}
+
+
+def _describe(op: Operation) -> str:
+    """`'math.atan'`, followed by the op's source location when the IR carries one."""
+    if isinstance(op.location, UnknownLoc):
+        return f"'{op.name}'"
+    return f"'{op.name}' at {op.location}"
+
+
+def _unsupported(op: Operation, what: str) -> UnsupportedError:
+    return UnsupportedError(f"C emitter: {what} in {_describe(op)}")
+
+
+def _c_type(type_: Attribute, op: Operation) -> str:
+    if type_ not in _C_TYPES:
+        raise _unsupported(op, f"unsupported type {type_}")
+    return _C_TYPES[type_]
+
+
+def _memref_type(type_: Attribute, op: Operation) -> MemRefType:
+    """The type of a memref value, checked to be static and row-major contiguous."""
+    if not isinstance(type_, MemRefType):
+        raise _unsupported(op, f"expected a memref, got {type_}")
+    if not isinstance(type_.layout, NoneAttr):
+        raise _unsupported(op, f"memref layout {type_.layout} (only row-major is supported)")
+    if any(dim < 0 for dim in type_.get_shape()):
+        raise _unsupported(op, f"dynamic shape {type_}")
+    return type_
+
+
+def _row_major_strides(shape: Sequence[int]) -> list[int]:
+    strides = [1] * len(shape)
+    for dim in range(len(shape) - 2, -1, -1):
+        strides[dim] = strides[dim + 1] * shape[dim + 1]
+    return strides
+
+
+# --- identifiers ------------------------------------------------------------------------------
+
+_C_KEYWORDS = frozenset(
+    """auto break case char const continue default do double else enum extern float for goto if
+    inline int long register restrict return short signed sizeof static struct switch typedef
+    union unsigned void volatile while bool true false asm typeof main linux unix""".split()
+)
+# Functions that math.h declares as `name`, `namef` and `namel` (glibc).
+_LIBM_ROOTS = """acos acosh asin asinh atan atan2 atanh cbrt ceil copysign cos cosh drem erf erfc
+    exp exp10 exp2 expm1 fabs fdim finite floor fma fmax fmin fmod frexp gamma hypot ilogb isinf
+    isnan j0 j1 jn ldexp lgamma llrint llround log log10 log1p log2 logb lrint lround modf nan
+    nearbyint nextafter nexttoward pow remainder remquo rint round scalb scalbln scalbn
+    significand sin sincos sinh sqrt tan tanh tgamma trunc y0 y1 yn""".split()
+# Other names math.h, stdint.h, stdlib.h and stdbool.h declare (glibc, default feature macros).
+_HEADER_NAMES = """a64l abort abs aligned_alloc alloca arc4random arc4random_buf
+    arc4random_uniform at_quick_exit atexit atof atoi atol atoll be16toh be32toh be64toh bsearch
+    calloc clearenv div drand48 drand48_r ecvt ecvt_r erand48 erand48_r exit fcvt fcvt_r
+    fpclassify free gcvt getenv getloadavg getsubopt htobe16 htobe32 htobe64 htole16 htole32
+    htole64 initstate initstate_r isfinite isgreater isgreaterequal isless islessequal
+    islessgreater isnormal isunordered jrand48 jrand48_r l64a labs lcong48 lcong48_r ldiv
+    le16toh le32toh le64toh lgamma_r lgammaf_r lgammal_r llabs lldiv lrand48 lrand48_r malloc
+    math_errhandling mblen mbstowcs mbtowc mkdtemp mkstemp mkstemps mktemp mrand48 mrand48_r
+    nrand48 nrand48_r on_exit posix_memalign pselect putenv qecvt qecvt_r qfcvt qfcvt_r qgcvt
+    qsort quick_exit rand rand_r random random_r realloc reallocarray realpath rpmatch seed48
+    seed48_r select setenv setstate setstate_r signbit signgam srand srand48 srand48_r srandom
+    srandom_r strtod strtof strtol strtold strtoll strtoq strtoul strtoull strtouq system
+    u_char u_int u_long u_short uint ulong unsetenv ushort valloc wcstombs wctomb""".split()
+_TAKEN_NAMES = (
+    _C_KEYWORDS
+    | frozenset(_HEADER_NAMES)
+    | frozenset(root + suffix for root in _LIBM_ROOTS for suffix in ("", "f", "l"))
+)
+# Names that would be invalid, reserved by C or POSIX (leading underscore, `_t` suffix), macros
+# by convention (no lower-case letter), aidjit's own helpers (`aidjit_`, `aj_`) or locals.
+_PLAIN_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_RESERVED_PATTERN = re.compile(r"[^a-z]*|.*_t|aidjit_.*|aj_.*|(arg|v|i)[0-9]+")
+_ESCAPE_PREFIX = "aj_"
+
+
+def c_identifier(symbol: str) -> str:
+    """The C name for an IR symbol (function or global): safe, injective, deterministic.
+
+    A plain identifier that C, the included headers and the generated code leave free is kept
+    as is (`f` stays `f`), so compiled functions are found under their IR names. Anything else
+    becomes `aj_` + an escape in which `_` is doubled and every other character that is not an
+    ASCII letter or digit is `_x<hex>_` (`my.fn` -> `aj_my_x2e_fn`, `exp` -> `aj_exp`). Kept
+    names never start with `aj_`, and the escape decodes uniquely, so two symbols never meet.
+    """
+    if (
+        _PLAIN_IDENTIFIER.fullmatch(symbol)
+        and symbol not in _TAKEN_NAMES
+        and not _RESERVED_PATTERN.fullmatch(symbol)
+    ):
+        return symbol
+    return _ESCAPE_PREFIX + "".join(_escape_char(char) for char in symbol)
+
+
+def _escape_char(char: str) -> str:
+    if char == "_":
+        return "__"
+    if char.isascii() and char.isalnum():
+        return char
+    return f"_x{ord(char):x}_"
+
+
+# --- literals ---------------------------------------------------------------------------------
+
+
+def _float_literal(value: float, c_type: str) -> str:
+    """A C literal that reads back exactly: the shortest decimal that round-trips."""
+    if pymath.isnan(value):
+        return "NAN"
+    if pymath.isinf(value):
+        return "INFINITY" if value > 0 else "-INFINITY"
+    if c_type == "float":
+        return str(np.float32(value)) + "f"  # numpy's str is the shortest round-trip form
+    return repr(float(value))
+
+
+def _int_literal(value: int, c_type: str) -> str:
+    if c_type == "bool":
+        return "true" if value else "false"
+    if c_type == "int64_t" and value == -(2**63):
+        return "INT64_MIN"
+    if -(2**31) <= value < 2**31:
+        return str(value)
+    return f"INT64_C({value})"
+
+
+def _literal(value: int | float, c_type: str) -> str:
+    if c_type in _LIBM_SUFFIX:
+        return _float_literal(float(value), c_type)
+    return _int_literal(int(value), c_type)
+
+
+# --- the op table -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CExpr:
+    """How an op becomes one C expression.
+
+    `template` is a `str.format` pattern over the operands `{0}`, `{1}`, ... and `{t}` (the
+    result's C type), `{u}` (the unsigned twin of operand 0's C type), `{f}` (the libm suffix
+    of operand 0's type: `f` for float, nothing for double) and `{ty}` (its short name, `f32`);
+    a comparison has a tuple of templates, indexed by its `predicate` (MLIR's enum order).
+    `libm` lists the libm functions the template calls (root names, `exp` for `expf`/`exp`);
+    `helper` names a `static inline` function from `_HELPERS` it calls.
+    """
+
+    template: str | tuple[str, ...]
+    libm: tuple[str, ...] = ()
+    helper: str | None = None
+
+    def template_for(self, op: Operation) -> str:
+        if isinstance(self.template, str):
+            return self.template
+        assert isinstance(op, arith.CmpfOp | arith.CmpiOp)
+        return self.template[op.predicate.value.data]
+
+
+_LIBM_ARITY = {"pow": 2, "copysign": 2, "fma": 3}
+
+
+def _libm(root: str) -> CExpr:
+    """A libm call, `exp{f}({0})`: `expf` on float, `exp` on double."""
+    operands = ", ".join(f"{{{index}}}" for index in range(_LIBM_ARITY.get(root, 1)))
+    return CExpr(f"{root}{{f}}({operands})", libm=(root,))
+
+
+# Ordered and unordered predicates: C's `<`, `<=`, `>`, `>=`, `==` are false on NaN (ordered),
+# `!=` is true on NaN (unordered); the <math.h> macros cover the rest without raising FE_INVALID.
+_CMPF_TEMPLATES = (
+    "false",  # false
+    "{0} == {1}",  # oeq
+    "{0} > {1}",  # ogt
+    "{0} >= {1}",  # oge
+    "{0} < {1}",  # olt
+    "{0} <= {1}",  # ole
+    "islessgreater({0}, {1})",  # one
+    "!isunordered({0}, {1})",  # ord
+    "!islessgreater({0}, {1})",  # ueq
+    "!({0} <= {1})",  # ugt
+    "!({0} < {1})",  # uge
+    "!({0} >= {1})",  # ult
+    "!({0} > {1})",  # ule
+    "{0} != {1}",  # une
+    "isunordered({0}, {1})",  # uno
+    "true",  # true
+)
+_CMPI_TEMPLATES = (
+    "{0} == {1}",  # eq
+    "{0} != {1}",  # ne
+    "{0} < {1}",  # slt
+    "{0} <= {1}",  # sle
+    "{0} > {1}",  # sgt
+    "{0} >= {1}",  # sge
+    "({u}){0} < ({u}){1}",  # ult
+    "({u}){0} <= ({u}){1}",  # ule
+    "({u}){0} > ({u}){1}",  # ugt
+    "({u}){0} >= ({u}){1}",  # uge
+)
+
+_EXPRESSIONS: dict[type[Operation], CExpr] = {
+    arith.AddfOp: CExpr("{0} + {1}"),
+    arith.SubfOp: CExpr("{0} - {1}"),
+    arith.MulfOp: CExpr("{0} * {1}"),
+    arith.DivfOp: CExpr("{0} / {1}"),
+    arith.NegfOp: CExpr("-{0}"),
+    arith.MaximumfOp: CExpr("aidjit_maximum_{ty}({0}, {1})", helper="maximum"),
+    arith.MinimumfOp: CExpr("aidjit_minimum_{ty}({0}, {1})", helper="minimum"),
+    arith.CmpfOp: CExpr(_CMPF_TEMPLATES),
+    arith.SelectOp: CExpr("{0} ? {1} : {2}"),
+    # Integer arithmetic uses C's signed operators; build with -fwrapv for MLIR's wrapping.
+    arith.AddiOp: CExpr("{0} + {1}"),
+    arith.SubiOp: CExpr("{0} - {1}"),
+    arith.MuliOp: CExpr("{0} * {1}"),
+    arith.DivSIOp: CExpr("{0} / {1}"),
+    arith.RemSIOp: CExpr("{0} % {1}"),
+    arith.DivUIOp: CExpr("({t})(({u}){0} / ({u}){1})"),
+    arith.RemUIOp: CExpr("({t})(({u}){0} % ({u}){1})"),
+    arith.FloorDivSIOp: CExpr("aidjit_floordiv_{ty}({0}, {1})", helper="floordiv"),
+    arith.CmpiOp: CExpr(_CMPI_TEMPLATES),
+    arith.AndIOp: CExpr("{0} & {1}"),
+    arith.OrIOp: CExpr("{0} | {1}"),
+    arith.XOrIOp: CExpr("{0} ^ {1}"),
+    arith.IndexCastOp: CExpr("({t}){0}"),
+    arith.SIToFPOp: CExpr("({t}){0}"),
+    arith.UIToFPOp: CExpr("({t})({u}){0}"),
+    arith.FPToSIOp: CExpr("({t}){0}"),
+    arith.ExtFOp: CExpr("({t}){0}"),
+    arith.TruncFOp: CExpr("({t}){0}"),
+    math.ExpOp: _libm("exp"),
+    math.LogOp: _libm("log"),
+    math.SqrtOp: _libm("sqrt"),
+    math.TanhOp: _libm("tanh"),
+    math.AbsFOp: _libm("fabs"),
+    math.PowFOp: _libm("pow"),
+    math.SinOp: _libm("sin"),
+    math.CosOp: _libm("cos"),
+    math.Log1pOp: _libm("log1p"),
+    math.ExpM1Op: _libm("expm1"),
+    math.ErfOp: _libm("erf"),
+    math.FloorOp: _libm("floor"),
+    math.CeilOp: _libm("ceil"),
+    math.RsqrtOp: CExpr("1 / sqrt{f}({0})", libm=("sqrt",)),
+    math.FmaOp: _libm("fma"),
+    math.CopySignOp: _libm("copysign"),
+}
+
+# libm functions with vector variants in glibc's libmvec (x86-64, glibc >= 2.35). Declaring
+# another one `declare simd` would make gcc call a `_ZGV...` symbol that does not exist; sqrt,
+# fabs, floor, ceil, fma and copysign need none, gcc vectorises them to instructions.
+_LIBMVEC = frozenset("exp log tanh pow sin cos log1p expm1 erf".split())
+
+_LIBMVEC_GUARD = """\
+/* glibc's libmvec has vector variants of the functions declared `omp declare simd` below (on
+   x86-64 from glibc 2.35), and gcc calls them when building with -fopenmp-simd (link -lmvec).
+   Elsewhere, or built with -DAIDJIT_NO_LIBMVEC (no libmvec to link), the pragma is left out,
+   so no missing vector symbol is ever referenced. The `const` attribute is true for this code
+   (it never reads errno) and lets gcc vectorise the calls even without -fno-math-errno. */
+#if !defined(AIDJIT_NO_LIBMVEC) && defined(__x86_64__) && defined(__GLIBC__) && \\
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define AIDJIT_LIBMVEC 1
+#endif"""
+
+# Helpers are written once over `$T` (the C type) and `$ty` (its short name). They are
+# branch-free selects, which gcc -O3 vectorises inside loops.
+_HELPERS: dict[str, Template] = {
+    "maximum": Template("""\
+/* arith.maximumf: NaN if either operand is NaN (like np.maximum); -0.0 < +0.0. */
+static inline $T aidjit_maximum_$ty($T a, $T b) {
+    const $T larger = (a > b || (a == b && !signbit(a))) ? a : b;
+    return (isnan(a) || isnan(b)) ? a + b : larger;
+}"""),
+    "minimum": Template("""\
+/* arith.minimumf: NaN if either operand is NaN (like np.minimum); -0.0 < +0.0. */
+static inline $T aidjit_minimum_$ty($T a, $T b) {
+    const $T smaller = (a < b || (a == b && signbit(a))) ? a : b;
+    return (isnan(a) || isnan(b)) ? a + b : smaller;
+}"""),
+    "floordiv": Template("""\
+/* arith.floordivsi: division rounding towards negative infinity. */
+static inline $T aidjit_floordiv_$ty($T a, $T b) {
+    const $T quotient = a / b;
+    return quotient - (($T)(a % b != 0) & (($T)(a < 0) ^ ($T)(b < 0)));
+}"""),
+}
+
+
+def _helper_definition(helper: str, c_type: str) -> str:
+    return _HELPERS[helper].substitute(T=c_type, ty=_SHORT_NAMES[c_type])
+
+
+# --- emission ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _ModuleNeeds:
+    """What the functions use that the prologue must declare, in order of first use."""
+
+    libm: dict[tuple[str, str], None] = field(default_factory=dict)
+    helpers: dict[tuple[str, str], None] = field(default_factory=dict)
+    allocates: bool = False
+
+
+@dataclass
+class _FunctionEmitter:
+    """Emits one func.func: names values, writes statements, tracks where yields go."""
+
+    needs: _ModuleNeeds
+    lines: list[str] = field(default_factory=list)
+    names: dict[SSAValue, str] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    depth: int = 0
+    yield_targets: list[list[str]] = field(default_factory=list)
+
+    def fresh(self, prefix: str) -> str:
+        number = self.counters.get(prefix, 0)
+        self.counters[prefix] = number + 1
+        return f"{prefix}{number}"
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def expr(self, value: SSAValue) -> str:
+        return self.names[value]
+
+    def temporary(self, c_type: str, init: str, *, const: bool = True) -> str:
+        """Declare a fresh `v<n>` initialised to `init` and return its name."""
+        name = self.fresh("v")
+        space = "" if c_type.endswith("*") else " "
+        self.line(f"{'const ' if const else ''}{c_type}{space}{name} = {init};")
+        return name
+
+    def declare(self, value: SSAValue, c_type: str, init: str, *, const: bool = True) -> str:
+        """Declare a fresh variable holding `value`."""
+        self.names[value] = self.temporary(c_type, init, const=const)
+        return self.names[value]
+
+    def block(self, block: Block, yield_targets: list[str]) -> None:
+        self.yield_targets.append(yield_targets)
+        self.depth += 1
+        for op in block.ops:
+            self.op(op)
+        self.depth -= 1
+        self.yield_targets.pop()
+
+    def op(self, op: Operation) -> None:
+        if type(op) in _STATEMENTS:
+            _STATEMENTS[type(op)](self, op)
+            return
+        if type(op) in _EXPRESSIONS:
+            self.expression(op, _EXPRESSIONS[type(op)])
+            return
+        raise UnsupportedError(f"C emitter does not support {_describe(op)}")
+
+    def expression(self, op: Operation, entry: CExpr) -> None:
+        (result,) = op.results
+        result_type = _c_type(result.type, op)
+        operand_type = _c_type(op.operands[0].type, op)
+        fields = {
+            "t": result_type,
+            "u": _UNSIGNED.get(operand_type, operand_type),
+            "f": _LIBM_SUFFIX.get(operand_type, ""),
+            "ty": _SHORT_NAMES[operand_type],
+        }
+        for root in entry.libm:
+            if operand_type not in _LIBM_SUFFIX:
+                raise _unsupported(op, f"libm function on type {op.operands[0].type}")
+            self.needs.libm[(root, operand_type)] = None
+        if entry.helper is not None:
+            self.needs.helpers[(entry.helper, operand_type)] = None
+        operands = [self.expr(operand) for operand in op.operands]
+        self.declare(result, result_type, entry.template_for(op).format(*operands, **fields))
+
+    def element_address(self, op: Operation, ref: SSAValue, indices: Iterable[SSAValue]) -> str:
+        """`arg0[i0 * 3 + i1]`: the flat offset of an element of a row-major memref."""
+        shape = _memref_type(ref.type, op).get_shape()
+        terms = [
+            _index_term(self.expr(index), stride)
+            for index, stride in zip(indices, _row_major_strides(shape), strict=True)
+        ]
+        return f"{self.expr(ref)}[{' + '.join(term for term in terms if term != '0') or '0'}]"
+
+
+def _index_term(index: str, stride: int) -> str:
+    """`i0 * 3`; a constant index is folded (`2 * 3` is `6`) and a unit stride left out."""
+    if index.isdigit():
+        return str(int(index) * stride)
+    return index if stride == 1 else f"{index} * {stride}"
+
+
+# --- statement handlers -----------------------------------------------------------------------
+
+
+def _emit_constant(emitter: _FunctionEmitter, op: arith.ConstantOp) -> None:
+    """Constants are inlined as literals wherever they are used; negative ones in parentheses."""
+    if not isinstance(op.value, IntegerAttr | FloatAttr):
+        raise _unsupported(op, f"constant {op.value}")
+    literal = _literal(op.value.value.data, _c_type(op.result.type, op))
+    emitter.names[op.result] = f"({literal})" if literal.startswith("-") else literal
+
+
+def _emit_load(emitter: _FunctionEmitter, op: memref.LoadOp) -> None:
+    element_type = _c_type(op.res.type, op)
+    emitter.declare(op.res, element_type, emitter.element_address(op, op.memref, op.indices))
+
+
+def _emit_store(emitter: _FunctionEmitter, op: memref.StoreOp) -> None:
+    address = emitter.element_address(op, op.memref, op.indices)
+    emitter.line(f"{address} = {emitter.expr(op.value)};")
+
+
+def _allocation_bytes(memref_type: MemRefType, element_bytes: int, alignment: int) -> int:
+    """aligned_alloc wants a size that is a positive multiple of the alignment."""
+    size = max(memref_type.element_count() * element_bytes, 1)
+    return -(-size // alignment) * alignment
+
+
+def _emit_alloc(emitter: _FunctionEmitter, op: memref.AllocOp) -> None:
+    if op.dynamic_sizes or op.symbol_operands:
+        raise _unsupported(op, "dynamic allocation")
+    memref_type = _memref_type(op.memref.type, op)
+    element_type = _c_type(memref_type.get_element_type(), op)
+    alignment = max(64, op.alignment.value.data if op.alignment is not None else 64)
+    size = _allocation_bytes(memref_type, _C_SIZES[element_type], alignment)
+    init = f"aligned_alloc({alignment}, {size})"
+    emitter.needs.allocates = True
+    emitter.declare(op.memref, f"{element_type} *restrict", init, const=False)
+
+
+def _emit_dealloc(emitter: _FunctionEmitter, op: memref.DeallocOp) -> None:
+    emitter.line(f"free({emitter.expr(op.memref)});")
+
+
+def _emit_get_global(emitter: _FunctionEmitter, op: memref.GetGlobalOp) -> None:
+    global_op = SymbolTable.lookup_symbol(op, op.name_)
+    if not isinstance(global_op, memref.GlobalOp):
+        raise _unsupported(op, f"a reference to the unknown global {op.name_}")
+    element_type = _c_type(_memref_type(op.memref.type, op).get_element_type(), op)
+    qualifier = "const " if global_op.constant is not None else ""
+    pointer_type = f"{qualifier}{element_type} *"
+    emitter.declare(op.memref, pointer_type, c_identifier(global_op.sym_name.data), const=False)
+
+
+def _emit_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
+    """A C for loop; iter_args become variables declared before it and assigned at the yield."""
+    carried = [
+        emitter.declare(result, _c_type(result.type, op), emitter.expr(init), const=False)
+        for init, result in zip(op.iter_args, op.results, strict=True)
+    ]
+    body = op.body.block
+    induction = emitter.fresh("i")
+    emitter.names[body.args[0]] = induction
+    for block_arg, name in zip(body.args[1:], carried, strict=True):
+        emitter.names[block_arg] = name
+    index_type = _c_type(op.lb.type, op)
+    step = emitter.expr(op.step)
+    increment = f"{induction}++" if step == "1" else f"{induction} += {step}"
+    emitter.line(
+        f"for ({index_type} {induction} = {emitter.expr(op.lb)}; "
+        f"{induction} < {emitter.expr(op.ub)}; {increment}) {{"
+    )
+    emitter.block(body, carried)
+    emitter.line("}")
+
+
+def _emit_if(emitter: _FunctionEmitter, op: scf.IfOp) -> None:
+    """An if/else; results become variables declared before it and assigned at the yields."""
+    targets = []
+    for result in op.results:
+        targets.append(emitter.fresh("v"))
+        emitter.names[result] = targets[-1]
+        emitter.line(f"{_c_type(result.type, op)} {targets[-1]};")
+    emitter.line(f"if ({emitter.expr(op.cond)}) {{")
+    emitter.block(_single_block(op.true_region, op), targets)
+    if op.false_region.blocks and _has_work(op.false_region.block):
+        emitter.line("} else {")
+        emitter.block(op.false_region.block, targets)
+    emitter.line("}")
+
+
+def _has_work(block: Block) -> bool:
+    return len(block.ops) > 1 or bool(block.last_op and block.last_op.operands)
+
+
+def _emit_yield(emitter: _FunctionEmitter, op: scf.YieldOp) -> None:
+    """Assign the yielded values to the loop's (or if's) variables, via temporaries when there
+    are several, so `yield %b, %a` swaps instead of overwriting one with the other."""
+    targets = emitter.yield_targets[-1]
+    values = [emitter.expr(value) for value in op.arguments]
+    if len(targets) > 1:
+        values = [
+            emitter.temporary(_c_type(value.type, op), expr)
+            for value, expr in zip(op.arguments, values, strict=True)
+        ]
+    for target, value in zip(targets, values, strict=True):
+        emitter.line(f"{target} = {value};")
+
+
+def _emit_return(emitter: _FunctionEmitter, op: func.ReturnOp) -> None:
+    if op.arguments:
+        raise _unsupported(op, "returning values (results go to output buffers)")
+
+
+_STATEMENTS: dict[type[Operation], Callable[[_FunctionEmitter, Any], None]] = {
+    arith.ConstantOp: _emit_constant,
+    memref.LoadOp: _emit_load,
+    memref.StoreOp: _emit_store,
+    memref.AllocOp: _emit_alloc,
+    memref.DeallocOp: _emit_dealloc,
+    memref.GetGlobalOp: _emit_get_global,
+    scf.ForOp: _emit_for,
+    scf.IfOp: _emit_if,
+    scf.YieldOp: _emit_yield,
+    func.ReturnOp: _emit_return,
+}
+
+
+# --- functions, globals, module ---------------------------------------------------------------
+
+
+def _single_block(region: Region, op: Operation) -> Block:
+    if len(region.blocks) != 1:
+        raise _unsupported(op, f"a region with {len(region.blocks)} blocks")
+    return region.block
+
+
+def _stored_arguments(func_op: func.FuncOp) -> set[BlockArgument]:
+    return {
+        op.memref
+        for op in func_op.walk()
+        if isinstance(op, memref.StoreOp) and isinstance(op.memref, BlockArgument)
+    }
+
+
+def c_prototype(func_op: func.FuncOp) -> str:
+    """`void f(const float *restrict arg0, float *restrict arg1)`: the C signature, without `;`.
+
+    Arguments are memrefs; those the body never stores to are `const`.
+    """
+    if func_op.function_type.outputs.data:
+        raise _unsupported(func_op, "function results (results go to output buffers)")
+    block = _single_block(func_op.body, func_op)
+    stored = _stored_arguments(func_op)
+    parameters = []
+    for index, arg in enumerate(block.args):
+        element_type = _c_type(_memref_type(arg.type, func_op).get_element_type(), func_op)
+        qualifier = "" if arg in stored else "const "
+        parameters.append(f"{qualifier}{element_type} *restrict arg{index}")
+    return f"void {c_identifier(func_op.sym_name.data)}({', '.join(parameters) or 'void'})"
+
+
+def _emit_function(func_op: func.FuncOp, needs: _ModuleNeeds) -> list[str]:
+    emitter = _FunctionEmitter(needs)
+    block = _single_block(func_op.body, func_op)
+    for index, arg in enumerate(block.args):
+        emitter.names[arg] = f"arg{index}"
+    emitter.block(block, [])
+    return [f"{c_prototype(func_op)} {{", *emitter.lines, "}"]
+
+
+def _emit_global(op: memref.GlobalOp) -> list[str]:
+    """`static const float cst0[4] = {...};`; a rank-0 or empty global still gets one slot."""
+    if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):
+        raise _unsupported(op, "a global without a dense initial value")
+    memref_type = _memref_type(op.type, op)
+    element_type = _c_type(memref_type.get_element_type(), op)
+    values = [_literal(value, element_type) for value in op.initial_value.get_values()] or ["0"]
+    qualifier = "static const" if op.constant is not None else "static"
+    name = c_identifier(op.sym_name.data)
+    head = f"{qualifier} {element_type} {name}[{max(memref_type.element_count(), 1)}] = {{"
+    per_line = 8
+    if len(values) <= per_line:
+        return [f"{head}{', '.join(values)}}};"]
+    rows = [values[start : start + per_line] for start in range(0, len(values), per_line)]
+    return [head, *(f"    {', '.join(row)}," for row in rows), "};"]
+
+
+def _libm_declarations(needs: _ModuleNeeds) -> list[str]:
+    if not needs.libm:
+        return []
+    lines = [_LIBMVEC_GUARD]
+    for root, c_type in needs.libm:
+        arity = _LIBM_ARITY.get(root, 1)
+        name = root + _LIBM_SUFFIX[c_type]
+        if root in _LIBMVEC:
+            lines += ["#ifdef AIDJIT_LIBMVEC", "#pragma omp declare simd notinbranch", "#endif"]
+        lines.append(
+            f"extern {c_type} {name}({', '.join([c_type] * arity)}) __attribute__((const));"
+        )
+    return lines
+
+
+_INCLUDES = """\
+/* Generated by aidjit from loop-level IR. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>"""
+
+_ALIGNED_ALLOC = """\
+/* aligned_alloc is C11: declared here as well so the file also builds with -std=c99. */
+void *aligned_alloc(size_t alignment, size_t size);"""
+
+_TOP_LEVEL = (func.FuncOp, memref.GlobalOp)
+
+
+def emit_c(module: ModuleOp) -> str:
+    """The C source of a loop-level module: every func.func becomes an exported C function."""
+    for op in module.ops:
+        if not isinstance(op, _TOP_LEVEL):
+            raise UnsupportedError(f"C emitter does not support {_describe(op)} at module level")
+    needs = _ModuleNeeds()
+    globals_ = [_emit_global(op) for op in module.ops if isinstance(op, memref.GlobalOp)]
+    functions = [_emit_function(op, needs) for op in module.ops if isinstance(op, func.FuncOp)]
+    sections = [
+        [_INCLUDES],
+        _libm_declarations(needs),
+        [_ALIGNED_ALLOC] if needs.allocates else [],
+        [_helper_definition(helper, c_type) for helper, c_type in needs.helpers],
+        *globals_,
+        *functions,
+    ]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
+
+
+@dataclass(frozen=True)
+class CTarget(Target):
+    """`aidjit-opt -t c`: print the module as the C source aidjit compiles."""
+
+    name: ClassVar[str] = "c"
+
+    def emit(self, ctx: Context, module: ModuleOp, output: IO[str]) -> None:
+        output.write(emit_c(module))
