@@ -12,18 +12,19 @@ Why the C looks the way it does:
 - loads and stores index with strides folded from the static shape (`arg0[i0 * 3 + i1]`);
 - libm functions are declared `#pragma omp declare simd` where glibc's libmvec has vector
   variants, so `-O3 -fopenmp-simd` turns an elementwise loop over `expf` into calls of
-  `_ZGVeN16v_expf` (see PERF-NOTES "Vectorised math"); no loop needs `#pragma omp simd`;
+  `_ZGVeN16v_expf` (see PERF-NOTES "Vectorised math"); gcc does that without a
+  `#pragma omp simd` on the loop (checked with objdump), so none is emitted;
 - `arith.maximumf`/`minimumf` and `arith.floordivsi` are branch-free `static inline`
   helpers with MLIR's semantics (NaN propagates, -0.0 < +0.0);
 - every symbol from the IR goes through `c_identifier`, so no user string reaches the C
   source unsanitised.
 
-Layout of the output: includes, libm declarations, helpers, globals, functions.
+Layout of the output: includes, libm (and aligned_alloc) declarations, helpers, globals,
+functions.
 """
 
 from __future__ import annotations
 
-import math as pymath
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -175,13 +176,14 @@ def _escape_char(char: str) -> str:
 
 def _float_literal(value: float, c_type: str) -> str:
     """A C literal that reads back exactly: the shortest decimal that round-trips."""
-    if pymath.isnan(value):
+    with np.errstate(over="ignore"):  # beyond float32's range is infinity, as in C
+        number = np.float32(value) if c_type == "float" else np.float64(value)
+    if np.isnan(number):
         return "NAN"
-    if pymath.isinf(value):
-        return "INFINITY" if value > 0 else "-INFINITY"
-    if c_type == "float":
-        return str(np.float32(value)) + "f"  # numpy's str is the shortest round-trip form
-    return repr(float(value))
+    if np.isinf(number):
+        return "INFINITY" if number > 0 else "-INFINITY"
+    # numpy's str of a float32 is its shortest round-trip form; repr is that of a float64.
+    return str(number) + "f" if c_type == "float" else repr(float(number))
 
 
 def _int_literal(value: int, c_type: str) -> str:

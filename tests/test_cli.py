@@ -1,4 +1,4 @@
-"""aidjit-opt end to end: pipelines, targets, output files, and errors that never show a traceback."""
+"""aidjit-opt end to end: pipelines, targets, output files, errors without tracebacks."""
 
 import shutil
 import subprocess

@@ -85,9 +85,10 @@ _FLOAT_OPS: dict[type[Operation], Callable[..., Any]] = {
 
 def _round_to(value: Any, type_: Attribute) -> float:
     """A float64 result as the result type holds it: f32 results are rounded to float32."""
-    if type_ == builtin.f32:
+    if type_ != builtin.f32:
+        return float(value)
+    with np.errstate(over="ignore"):  # too large for float32 rounds to inf, as in C
         return float(np.float32(value))
-    return float(value)
 
 
 def _float_impl(function: Callable[..., Any]) -> Callable[..., PythonValues]:

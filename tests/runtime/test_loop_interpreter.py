@@ -23,6 +23,13 @@ def test_f32_arithmetic_is_rounded_to_float32() -> None:
     assert total[0] == np.float32(1.0)
 
 
+def test_f32_overflow_rounds_to_infinity() -> None:
+    module = parse(elementwise_mlir("arith.mulf", "f32", 2, 1))
+    big = np.full(1, 3e38, np.float32)
+    (product,) = run_loops(module, "f", [big, big], [((1,), np.dtype(np.float32))])
+    assert product[0] == np.inf
+
+
 @pytest.mark.parametrize(
     ("op", "value", "expected"),
     [
