@@ -38,6 +38,9 @@ DEFAULT_CFLAGS: tuple[str, ...] = (
     # Honour `#pragma omp simd` and `#pragma omp declare simd` (which make gcc call libmvec's
     # vector expf/tanhf/...) without linking the OpenMP runtime.
     "-fopenmp-simd",
+    # Signed integer overflow wraps, as MLIR's arith.addi/subi/muli define it (the emitter
+    # writes them as plain signed C arithmetic on index and i64 values).
+    "-fwrapv",
     # libm calls need not set errno: sqrt becomes one instruction and math calls may be
     # vectorised. Results are unchanged; numpy never reads errno.
     "-fno-math-errno",
@@ -61,6 +64,7 @@ DEFAULT_LDFLAGS: tuple[str, ...] = (
 )
 
 LIBMVEC = "-lmvec"
+NO_LIBMVEC_DEFINE = "-DAIDJIT_NO_LIBMVEC"
 COMPILER_CANDIDATES: tuple[str, ...] = ("cc", "gcc", "clang")
 INSTALL_HINT = (
     "Install one (Debian/Ubuntu: `apt-get install gcc`; Fedora: `dnf install gcc`) "
@@ -98,10 +102,14 @@ def find_toolchain(cc: str | None = None, cflags: Sequence[str] | None = None) -
     path = _resolve_compiler(cc)
     chosen = DEFAULT_CFLAGS if cflags is None else tuple(cflags)
     missing = tuple(flag for flag in REQUIRED_CFLAGS if flag not in chosen)
+    ldflags = _available_ldflags(path)
+    # Without libmvec the emitted C must not declare libm functions `omp declare simd`: gcc
+    # would call vector symbols nothing defines (see emit_c's AIDJIT_NO_LIBMVEC guard).
+    no_vector_math = () if LIBMVEC in ldflags else (NO_LIBMVEC_DEFINE,)
     return Toolchain(
         cc=path,
-        cflags=chosen + missing,
-        ldflags=_available_ldflags(path),
+        cflags=chosen + missing + no_vector_math,
+        ldflags=ldflags,
         version=_compiler_version(path),
     )
 
