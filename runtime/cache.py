@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from aidjit.debug import debug_log
 from aidjit.runtime.loader import LibraryLoadError, load_library
 from aidjit.runtime.toolchain import Toolchain, compile_shared
-
-from aidjit.debug import debug_log
 
 CACHE_VERSION = "1"
 ENV_VAR = "AIDJIT_CACHE_DIR"

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.interpreter import Interpreter, InterpreterFunctions, impl, register_impls
 from xdsl.interpreters.func import FuncFunctions
@@ -25,7 +24,10 @@ def _run_graph_op(
 
 
 def _run_constant(
-    self: InterpreterFunctions, interpreter: Interpreter, op: graph.ConstantOp, args: tuple[Any, ...]
+    self: InterpreterFunctions,
+    interpreter: Interpreter,
+    op: graph.ConstantOp,
+    args: tuple[Any, ...],
 ) -> tuple[np.ndarray]:
     return (graph.dense_to_numpy(op.value),)
 
@@ -41,7 +43,9 @@ def _graph_functions() -> type[InterpreterFunctions]:
 GraphFunctions = _graph_functions()
 
 
-def run_graph(module: ModuleOp, function: str, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+def run_graph(
+    module: ModuleOp, function: str, inputs: Sequence[np.ndarray]
+) -> tuple[np.ndarray, ...]:
     """Call `function` of a graph-level module on numpy arrays."""
     interpreter = Interpreter(module)
     interpreter.register_implementations(FuncFunctions())
@@ -49,6 +53,3 @@ def run_graph(module: ModuleOp, function: str, inputs: Sequence[np.ndarray]) -> 
     results = interpreter.call_op(function, tuple(np.asarray(a) for a in inputs))
     return tuple(np.asarray(r) for r in results)
 
-
-def graph_functions_of(module: ModuleOp) -> list[func.FuncOp]:
-    return [op for op in module.body.blocks[0].ops if isinstance(op, func.FuncOp)]
