@@ -235,6 +235,9 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
     `record=False` detaches the result from every tape (a stop-gradient), used where a
     composite needs a value only for numerical stability, such as the max in softmax.
     """
+    if set(params) != set(primitive.params):
+        expected = ", ".join(primitive.params) or "none"
+        raise TypeError(f"{primitive.name}: expected parameters {expected}, got {sorted(params)}")
     inputs = to_tensors(operands)
     spec = primitive.infer([t.spec for t in inputs], params)
     trace = _trace_of(inputs)

@@ -120,12 +120,11 @@ class FunctionLowering:
         self._body_block = Block()
         self._constants: dict[tuple[Any, Attribute], SSAValue] = {}
         self.values: dict[SSAValue, Operand] = {}
-        self.element_type: Attribute | None = None
 
     # -- hoisted constants ------------------------------------------------------------------
 
-    def _hoist(self, key: Any, attr: Attribute) -> SSAValue:
-        cache_key = (key, attr.type if hasattr(attr, "type") else attr)
+    def _hoist(self, key: Any, attr: IntegerAttr[Any] | FloatAttr[Any]) -> SSAValue:
+        cache_key = (key, attr.type)
         if cache_key not in self._constants:
             with ImplicitBuilder(self._constant_block):
                 self._constants[cache_key] = arith.ConstantOp(attr).result
@@ -252,7 +251,7 @@ class FunctionLowering:
             raise UnsupportedError(f"convert-graph-to-loops: no lowering for {op.name}")
         result = op.results[0]
         operands = [self.values[v] for v in op.operands]
-        splat = handler.splat(self, op, operands) if hasattr(handler, "splat") else None
+        splat = handler.splat(self, op, operands)
         if splat is not None:
             self.values[result] = splat
             return
@@ -295,6 +294,23 @@ class FunctionLowering:
 
 
 # ----- family templates -------------------------------------------------------------------------
+
+
+class Template:
+    """How one op family becomes loops: `emit` writes the result into `dest`.
+
+    `splat` may instead answer with a splat (no buffer, no loop) when the result is one value
+    repeated, as a layout op of a splat is.
+    """
+
+    @staticmethod
+    def splat(lw: FunctionLowering, op: Operation, operands: list[Operand]) -> Splat | None:
+        return None
+
+    @staticmethod
+    def emit(lw: FunctionLowering, op: Operation, operands: list[Operand], dest: SSAValue) -> None:
+        raise NotImplementedError
+
 
 ScalarBody = Callable[[FunctionLowering, Attribute, Sequence[SSAValue]], SSAValue]
 
@@ -344,7 +360,7 @@ ELEMENTWISE_BODIES: dict[str, ScalarBody] = {
 }
 
 
-class ElementwiseTemplate:
+class ElementwiseTemplate(Template):
     """out[ivs] = body(operand[broadcast(ivs)] ...): one loop nest over the result."""
 
     @staticmethod
@@ -377,7 +393,7 @@ REDUCTIONS: dict[str, Reduction] = {
 }
 
 
-class ReductionTemplate:
+class ReductionTemplate(Template):
     """Fill with the initial value, walk the input combining into the output, then finalize.
 
     The walk is row-major over the input, so reducing the last axis accumulates in one output
@@ -418,7 +434,7 @@ class ReductionTemplate:
         lw.loop_nest(out_shape, finalize)
 
 
-class MatmulTemplate:
+class MatmulTemplate(Template):
     """C = 0; for [b,] i, k: a = A[b,i,k]; for j: C[b,i,j] += a * B[b,k,j] — j innermost."""
 
     @staticmethod
@@ -474,7 +490,7 @@ def _layout_indices(
     raise UnsupportedError(f"convert-graph-to-loops: no index map for {op.name}")
 
 
-class LayoutTemplate:
+class LayoutTemplate(Template):
     """out[ivs] = in[index_map(ivs)]; a splat input stays a splat, no loop at all."""
 
     @staticmethod
@@ -496,7 +512,7 @@ class LayoutTemplate:
         lw.loop_nest(tuple(op.results[0].type.get_shape()), body)
 
 
-class OneHotTemplate:
+class OneHotTemplate(Template):
     """out[ivs, c] = labels[ivs] == c ? 1 : 0."""
 
     @staticmethod
@@ -514,7 +530,7 @@ class OneHotTemplate:
         lw.loop_nest(tuple(op.results[0].type.get_shape()), body)
 
 
-FAMILY_TEMPLATES: tuple[tuple[type[Operation], Any], ...] = (
+FAMILY_TEMPLATES: tuple[tuple[type[Operation], type[Template]], ...] = (
     (graph.ElementwiseUnaryOp, ElementwiseTemplate),
     (graph.ElementwiseBinaryOp, ElementwiseTemplate),
     (graph.ReductionOp, ReductionTemplate),
