@@ -69,6 +69,10 @@ PEERS = (
     PeerColumn("jax.jit", "peer_jax", "jit_column"),
 )
 COLUMNS = (NUMPY, EAGER, COMPILED, *(p.name for p in PEERS))
+BREAKDOWN_NOTE = (
+    "compile breakdown from CompiledFunction.stats (build = gcc on a miss, cache check on a hit); "
+    "other = wall time of the compile call in no stats field (e.g. IR verification, lazy imports)"
+)
 TABLE_HEADER = "Run time: median ms per call (time relative to numpy eager; <1x = faster)"
 
 
@@ -233,7 +237,7 @@ def runtime_cell(result: WorkloadResult, column: str) -> str:
     return f"{ms(timing.median_ms)} ({timing.median_ms / numpy_ms:.2f}x)"
 
 
-def runtime_table(results: list[WorkloadResult], selected_skips: dict[str, str]) -> str:
+def runtime_table(results: list[WorkloadResult], skipped: list[str]) -> str:
     header = ["workload", *COLUMNS, "max err (compiled)"]
     rows = []
     for result in results:
@@ -241,13 +245,18 @@ def runtime_table(results: list[WorkloadResult], selected_skips: dict[str, str])
         error_cell = "—" if error is None else f"{error:.1e}"
         cells = [runtime_cell(result, c) for c in COLUMNS]
         rows.append([f"{result.workload.id} {result.workload.title}", *cells, error_cell])
-    for workload_id, reason in selected_skips.items():
-        rows.append([f"{workload_id} skipped: {reason}", *["—"] * (len(header) - 1)])
+    for workload_id in skipped:
+        title, _ = SKIPPED[workload_id]
+        rows.append([f"{workload_id} {title}", *["skipped"] * len(COLUMNS), "—"])
     return format_table(header, rows)
 
 
+def short_ms(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def breakdown_cell(compile_run: CompileRun) -> str:
-    return "/".join(ms(v) for v in compile_run.breakdown().values())
+    return "/".join(short_ms(v) for v in compile_run.breakdown().values())
 
 
 def compile_table(results: list[WorkloadResult]) -> str:
@@ -312,14 +321,13 @@ def unavailable_notes(results: list[WorkloadResult]) -> list[str]:
 
 
 def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> None:
-    skips = {k: v for k, v in SKIPPED.items() if k in run.selected_skips}
     print(
         f"\nmachine: {machine['cpu']}, {machine['cores']} cores; python {machine['python']}, "
         f"numpy {machine['numpy']}, torch {machine['torch'] or '—'}, jax {machine['jax'] or '—'}; "
         f"{machine['cc_version']}"
     )
     print(f"\n{TABLE_HEADER}\n")
-    print(runtime_table(results, skips))
+    print(runtime_table(results, run.selected_skips))
     print("\nCompile time, ms (aidjit: new process, cold = empty cache, warm = disk cache)\n")
     print(compile_table(results))
     print("\nNotes:")
@@ -327,6 +335,8 @@ def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any
         *thread_notes(run, machine),
         timing_note(run.settings, results),
         *unavailable_notes(results),
+        *(f"{i} skipped: {SKIPPED[i][1]}" for i in run.selected_skips),
+        BREAKDOWN_NOTE,
         *run.notes,
     ]:
         print(f"  - {line}")
@@ -373,7 +383,9 @@ def workload_json(result: WorkloadResult) -> dict[str, Any]:
 
 def write_json(path: str, run: Run, results: list[WorkloadResult], machine: dict) -> None:
     workloads: dict[str, Any] = {r.workload.id: workload_json(r) for r in results}
-    workloads.update({k: {"skipped": v} for k, v in SKIPPED.items() if k in run.selected_skips})
+    for workload_id in run.selected_skips:
+        title, reason = SKIPPED[workload_id]
+        workloads[workload_id] = {"title": title, "skipped": reason}
     report = {
         "machine": machine,
         "settings": {**asdict(run.settings), "quick": run.quick},
