@@ -1,4 +1,4 @@
-"""aidjit compile time per workload: cold (empty cache) and warm (disk cache), each in a new process.
+"""aidjit compile time per workload: cold (empty cache) and warm (disk cache), each a new process.
 
 `measure_compile(id)` makes a fresh temporary cache directory and runs this file as a script
 twice with `AIDJIT_CACHE_DIR` pointing at it: the first process finds the cache empty ("cold":
@@ -84,6 +84,7 @@ def measure_compile(workload_id: str) -> CompileTimes:
 
 def _main(workload_id: str) -> None:
     import aidjit
+
     from workloads import BY_ID
 
     workload = BY_ID[workload_id]

@@ -4,8 +4,8 @@ Imported only when torch is installed (run.py imports it lazily). Inputs are the
 arrays wrapped with `torch.from_numpy` (no copy) before timing. W3 computes the gradients with
 `torch.autograd.grad` on leaf tensors that require grad; under torch.compile the loss function is
 compiled and AOTAutograd compiles its backward, the usual torch.compile training set-up.
-torch.compile runs in its default mode with `dynamic=False` (W2a and W2b share a function
-but must not share dynamic-shape kernels); its first call (tracing + Inductor codegen + C++ build) is
+torch.compile runs in its default mode with `dynamic=False` (W2a and W2b share a function but
+must not share dynamic-shape kernels); its first call (tracing + Inductor codegen + C++ build) is
 made here, outside the timed region, and reported as `first_call_ms`.
 """
 

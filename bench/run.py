@@ -40,13 +40,14 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+import aidjit
+from aidjit import Tensor
+
 from compile_time import CompileRun, CompileTimes, measure_compile
 from machine import machine_info
 from timing import FULL, QUICK, Column, Settings, Timing, measure
 from workloads import BY_ID, SKIPPED, WORKLOADS, Workload, flatten
-
-import aidjit
-from aidjit import Tensor
 
 NUMPY = "numpy eager"
 EAGER = "aidjit eager tape"
@@ -96,12 +97,7 @@ class Run:
         self.quick = quick
         self.selected_skips = selected_skips
         self.modules: dict[str, ModuleType | str] = {}
-        self.notes: list[str] = []
         self.failures: list[str] = []
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
 
     def peer_module(self, name: str) -> ModuleType | str:
         """The imported peer module, or why it could not be imported."""
@@ -218,8 +214,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row: Sequence[str]) -> str:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        return "  ".join(cells).rstrip()
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join([row[0].ljust(widths[0]), *rest]).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
@@ -320,6 +316,16 @@ def unavailable_notes(results: list[WorkloadResult]) -> list[str]:
     return [f"{column} — {reason} [{', '.join(ids)}]" for (column, reason), ids in reasons.items()]
 
 
+def report_notes(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> list[str]:
+    return [
+        *thread_notes(run, machine),
+        timing_note(run.settings, results),
+        *unavailable_notes(results),
+        *(f"{i} skipped: {SKIPPED[i][1]}" for i in run.selected_skips),
+        BREAKDOWN_NOTE,
+    ]
+
+
 def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> None:
     print(
         f"\nmachine: {machine['cpu']}, {machine['cores']} cores; python {machine['python']}, "
@@ -331,14 +337,7 @@ def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any
     print("\nCompile time, ms (aidjit: new process, cold = empty cache, warm = disk cache)\n")
     print(compile_table(results))
     print("\nNotes:")
-    for line in [
-        *thread_notes(run, machine),
-        timing_note(run.settings, results),
-        *unavailable_notes(results),
-        *(f"{i} skipped: {SKIPPED[i][1]}" for i in run.selected_skips),
-        BREAKDOWN_NOTE,
-        *run.notes,
-    ]:
+    for line in report_notes(run, results, machine):
         print(f"  - {line}")
     for failure in run.failures:
         print(f"  !! FAILURE: {failure}")
@@ -391,7 +390,7 @@ def write_json(path: str, run: Run, results: list[WorkloadResult], machine: dict
         "settings": {**asdict(run.settings), "quick": run.quick},
         "ratio": "median time / numpy eager median time (lower is faster)",
         "workloads": workloads,
-        "notes": run.notes,
+        "notes": report_notes(run, results, machine),
         "failures": run.failures,
     }
     with open(path, "w") as handle:

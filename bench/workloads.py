@@ -107,15 +107,23 @@ def numpy_softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def mlp_numpy(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray,
-              w3: np.ndarray, b3: np.ndarray) -> np.ndarray:
+def mlp_numpy(
+    x: np.ndarray,
+    w1: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: np.ndarray,
+    w3: np.ndarray,
+    b3: np.ndarray,
+) -> np.ndarray:
     h = np.maximum(x @ w1 + b1, 0)
     h = np.maximum(h @ w2 + b2, 0)
     return numpy_softmax(h @ w3 + b3)
 
 
-def mlp_aidjit(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor,
-               w3: Tensor, b3: Tensor) -> Tensor:
+def mlp_aidjit(
+    x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, w3: Tensor, b3: Tensor
+) -> Tensor:
     h = ops.relu(x @ w1 + b1)
     h = ops.relu(h @ w2 + b2)
     return ops.softmax(h @ w3 + b3)
@@ -130,8 +138,16 @@ def w3_inputs(rng: np.random.Generator) -> Arrays:
     return (*params, mlp_images(rng, W3_BATCH), labels)
 
 
-def w3_numpy(w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, w3: np.ndarray,
-             b3: np.ndarray, x: np.ndarray, labels: np.ndarray) -> tuple[Any, Arrays]:
+def w3_numpy(
+    w1: np.ndarray,
+    b1: np.ndarray,
+    w2: np.ndarray,
+    b2: np.ndarray,
+    w3: np.ndarray,
+    b3: np.ndarray,
+    x: np.ndarray,
+    labels: np.ndarray,
+) -> tuple[Any, Arrays]:
     """Cross-entropy loss and its gradients, backward derived by hand."""
     z1 = x @ w1 + b1
     h1 = np.maximum(z1, 0)
@@ -151,8 +167,16 @@ def w3_numpy(w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, w3:
     return loss, grads
 
 
-def w3_loss(w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, w3: Tensor, b3: Tensor,
-            x: Tensor, labels: Tensor) -> Tensor:
+def w3_loss(
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+    w3: Tensor,
+    b3: Tensor,
+    x: Tensor,
+    labels: Tensor,
+) -> Tensor:
     h = ops.relu(x @ w1 + b1)
     h = ops.relu(h @ w2 + b2)
     return ops.cross_entropy(h @ w3 + b3, labels)

@@ -25,14 +25,17 @@ def test_compiled_c_matches_eager(case: Case, dtype: type) -> None:
     np.testing.assert_allclose(result, expected, **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("level", ["graph", "loops"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_interpreter_matches_eager(case: Case, level: str) -> None:
-    inputs = case.inputs(np.float64)
+def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
+    inputs = case.inputs(dtype)
     pipeline = GRAPH_PIPELINE if level == "graph" else None
     compiled = compile(case.fn, *inputs, backend="interpreter", pipeline=pipeline)
     result = compiled(*inputs)
-    np.testing.assert_allclose(result, eager(case, inputs), rtol=1e-12, atol=1e-13)
+    expected = eager(case, inputs)
+    assert result.dtype == expected.dtype and result.shape == expected.shape
+    np.testing.assert_allclose(result, expected, **TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
