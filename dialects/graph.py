@@ -246,14 +246,18 @@ class ElementwiseUnaryOp(GraphOp):
         super().__init__(operands=[input], result_types=[input.type])
 
 
-class ElementwiseBinaryOp(GraphOp):
-    """Numpy broadcasting: operand shapes may differ, the result has the broadcast shape."""
+class BinaryOp(GraphOp):
+    """Two tensor operands, one tensor result, all types spelled out in the syntax."""
 
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
     assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+
+
+class ElementwiseBinaryOp(BinaryOp):
+    """Numpy broadcasting: operand shapes may differ, the result has the broadcast shape."""
 
     RIGHT_IDENTITY: ClassVar[float | None] = None
     """A splat right operand with this exact value leaves lhs unchanged (x * 1, x - 0.0)."""
@@ -458,15 +462,10 @@ class ReduceMaxOp(ReductionOp):
 
 
 @irdl_op_definition
-class MatmulOp(GraphOp):
+class MatmulOp(BinaryOp):
     """2-D, batched 3-D, or 3-D @ 2-D matrix product."""
 
     name = "graph.matmul"
-    lhs = operand_def(TensorType)
-    rhs = operand_def(TensorType)
-    result = result_def(TensorType)
-    traits = traits_def(Pure())
-    assembly_format = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
 
 
 # ----- layout -----------------------------------------------------------------------------------
