@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - PyTorch's conventional alias
+import torch.nn.functional as F
 
 from timing import Column
 

@@ -90,7 +90,7 @@ class WorkloadResult:
 
 
 class Run:
-    """State of one benchmark run: settings, lazily imported peers, notes and failures."""
+    """State of one benchmark run: settings, lazily imported peers and failures."""
 
     def __init__(self, settings: Settings, quick: bool, selected_skips: list[str]) -> None:
         self.settings = settings
@@ -136,7 +136,7 @@ def peer_columns(
             continue
         try:
             column = getattr(module, peer.factory)(workload.id, inputs)
-        except Exception as error:  # noqa: BLE001 - a peer failing must not stop the suite
+        except Exception as error:  # a peer failing, however it fails, must not stop the suite
             result.unavailable[peer.name] = f"failed: {type(error).__name__}: {error}"
             continue
         if column.first_call_ms is not None:
