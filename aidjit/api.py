@@ -159,7 +159,6 @@ class CompiledFunction:
         source = emit_c(self._module)
         self._stages["c"] = source
         self.stats.emit_ms = (time.perf_counter() - start) * 1e3
-        debug_log(3, f"C source of {self.__name__}:\n{source}")
         toolchain = find_toolchain(self.options.cc, self.options.cflags)
         start = time.perf_counter()
         result = build(source, toolchain)
