@@ -88,7 +88,10 @@ def element_type(dtype: np.dtype) -> Attribute:
 def spec_of(type_: Attribute) -> Spec:
     if not isinstance(type_, TensorType):
         raise VerifyException(f"expected a ranked tensor type, got {type_}")
-    return Spec(tuple(type_.get_shape()), numpy_dtype(type_.get_element_type()))
+    shape = tuple(type_.get_shape())
+    if any(dim < 0 for dim in shape):
+        raise VerifyException(f"dynamic shapes are not supported: {type_}")
+    return Spec(shape, numpy_dtype(type_.get_element_type()))
 
 
 def tensor_type(spec: Spec) -> TensorType[Any]:

@@ -52,6 +52,9 @@ from xdsl.dialects.builtin import (
     StringAttr,
     TensorType,
     UnitAttr,
+    f32,
+    f64,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
@@ -557,8 +560,26 @@ class ConvertGraphToLoopsPass(ModulePass):
         for function in list(op.body.blocks[0].ops):
             if not isinstance(function, func.FuncOp) or not _has_tensors(function):
                 continue
+            _check_tensor_types(function)
             lowered = FunctionLowering(op, function).lower()
             Rewriter.replace_op(function, lowered)
+
+
+def _check_tensor_types(function: func.FuncOp) -> None:
+    """Static shapes of f32, f64 or i64 only: anything else would lower to wrong loops."""
+    values = [*function.body.blocks[0].args]
+    values += [result for op in function.walk() for result in op.results]
+    for value in values:
+        type_ = value.type
+        if not isinstance(type_, TensorType):
+            continue
+        where = f"convert-graph-to-loops: @{function.sym_name.data}"
+        if any(dim < 0 for dim in type_.get_shape()):
+            raise UnsupportedError(f"{where}: dynamic shape in {type_}; aidjit needs static shapes")
+        if type_.get_element_type() not in (f32, f64, i64):
+            raise UnsupportedError(
+                f"{where}: element type of {type_} is not supported; use f32, f64 or i64"
+            )
 
 
 def _has_tensors(function: func.FuncOp) -> bool:

@@ -23,6 +23,14 @@ func.func @f(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
 }
 """
 
+DYNAMIC = """
+func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
+  func.return %x : tensor<?xf32>
+}
+"""
+
+LOWER = ("-p", "convert-graph-to-loops")
+
 
 def aidjit_opt(*args: str, input: str = GRAPH) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("aidjit-opt", path=str(Path(sys.executable).parent))
@@ -66,8 +74,21 @@ def test_pass_options_parse() -> None:
         (("-t", "c"), GRAPH, "does not support 'graph."),
         (("-t", "no-such-target"), GRAPH, "no-such-target"),
         (("/nonexistent/input.mlir",), "", "/nonexistent/input.mlir"),
+        (LOWER, DYNAMIC, "dynamic shape in tensor<?xf32>"),
+        (LOWER, DYNAMIC.replace("?x", "4x").replace("f32", "f16"), "element type of tensor<4xf16>"),
+        (LOWER, GRAPH.replace("graph.exp", "math.exp"), "no lowering for math.exp"),
     ],
-    ids=["unknown-pass", "syntax", "invalid-ir", "c-from-graph-level", "unknown-target", "missing"],
+    ids=[
+        "unknown-pass",
+        "syntax",
+        "invalid-ir",
+        "c-from-graph-level",
+        "unknown-target",
+        "missing",
+        "dynamic-shape",
+        "f16",
+        "non-graph-op",
+    ],
 )
 def test_errors_are_diagnostics_not_tracebacks(args, source, message) -> None:
     result = aidjit_opt(*args, input=source)

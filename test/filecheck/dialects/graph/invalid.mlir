@@ -119,3 +119,11 @@ func.func @constant_type(%x: tensor<2xf32>) -> tensor<2xf32> {
   func.return %x : tensor<2xf32>
 }
 // CHECK: Operation does not verify
+
+// -----
+
+func.func @dynamic(%x: tensor<?xf32>) -> tensor<?xf32> {
+  %0 = graph.exp %x : tensor<?xf32>
+  func.return %0 : tensor<?xf32>
+}
+// CHECK: dynamic shapes are not supported: tensor<?xf32>
