@@ -5,6 +5,7 @@ from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient, value_and_
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
+    ArgumentValueError,
     CompilationError,
     CompilerNotFoundError,
     DTypeError,
@@ -18,6 +19,7 @@ from aidjit.pipeline import DEFAULT_PIPELINE
 __all__ = [
     "AidjitError",
     "ArgumentCountError",
+    "ArgumentValueError",
     "CompilationError",
     "CompiledFunction",
     "CompilerNotFoundError",

@@ -19,13 +19,15 @@ from typing import Any, Literal
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import BlockArgument
 
 from aidjit.autodiff.primitives import Spec
 from aidjit.autodiff.tensor import Tensor, as_dtype
 from aidjit.autodiff.trace import Trace, trace_function
 from aidjit.context import make_context
 from aidjit.debug import debug_log
-from aidjit.errors import AidjitError, PipelineError
+from aidjit.dialects.graph import OneHotOp
+from aidjit.errors import AidjitError, ArgumentValueError, PipelineError
 from aidjit.lowering.trace_to_graph import trace_to_module
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, count_ops, run_pipeline
 from aidjit.runtime.loader import ArgSpec
@@ -106,6 +108,7 @@ class CompiledFunction:
         module.verify()
         self.stats.trace_ms = (time.perf_counter() - start) * 1e3
         self.stats.ops_before = count_ops(module)
+        self._label_bounds = _label_bounds(module)
         self._inputs = _arg_specs(self._trace)
         self._outputs = [
             ArgSpec(f"out{i}", out.shape, out.dtype) for i, out in enumerate(self._trace.outputs)
@@ -204,12 +207,40 @@ class CompiledFunction:
             from aidjit.runtime.loader import check_inputs
 
             arrays = check_inputs(self.__name__, self._inputs, arrays)
+        for position, classes in self._label_bounds.items():
+            self._check_labels(position, classes, arrays)
         outputs = self._call(*arrays)
         return self._trace.treedef.unflatten(list(outputs))
+
+    def _check_labels(self, position: int, classes: int, arrays: Sequence[Any]) -> None:
+        """Labels out of range would silently give one_hot a zero row: reject them instead."""
+        if position >= len(arrays):
+            return  # the argument count check reports it
+        labels = np.asarray(arrays[position])
+        if labels.size == 0 or labels.dtype.kind != "i":
+            return
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= classes:
+            name = self._inputs[position].name
+            raise ArgumentValueError(
+                f"arg {position} {name!r}: labels must lie in [0, {classes}), "
+                f"got values from {low} to {high}"
+            )
 
     def __repr__(self) -> str:
         signature = ", ".join(f"{s.name}: {Spec(s.shape, s.dtype)}" for s in self._inputs)
         return f"<CompiledFunction {self.__name__}({signature}) backend={self.options.backend}>"
+
+
+def _label_bounds(module: ModuleOp) -> dict[int, int]:
+    """Arguments used as one_hot labels, with the number of classes they must stay below."""
+    bounds: dict[int, int] = {}
+    for op in module.walk():
+        if isinstance(op, OneHotOp) and isinstance(op.labels, BlockArgument):
+            classes = op.params()["num_classes"]
+            index = op.labels.index
+            bounds[index] = min(classes, bounds.get(index, classes))
+    return bounds
 
 
 def compile(fn: Callable[..., Any], *example_args: Any, **options: Any) -> CompiledFunction:  # noqa: A001

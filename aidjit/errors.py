@@ -21,6 +21,10 @@ class ArgumentCountError(AidjitError, TypeError):
     """A compiled function was called with the wrong number of arrays."""
 
 
+class ArgumentValueError(AidjitError, ValueError):
+    """An argument's values are outside what the compiled code can handle (labels out of range)."""
+
+
 class UnsupportedError(AidjitError, NotImplementedError):
     """Something aidjit cannot (yet) trace, lower or compile."""
 

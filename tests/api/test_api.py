@@ -222,3 +222,17 @@ def test_debug_levels_print_timings_ir_c_and_cache(monkeypatch, capsys, tmp_path
     assert "#include <math.h>" in err
     assert "-shared" in err
     assert "cache" in err
+
+
+@pytest.mark.parametrize("backend", ["c", "interpreter"])
+def test_labels_out_of_range_are_rejected_not_silently_zero(backend: str) -> None:
+    def loss(logits, labels):
+        return ops.cross_entropy(logits, labels)
+
+    logits = np.zeros((3, 4), F32)
+    compiled = aidjit.compile(loss, logits, np.array([0, 1, 2]), backend=backend)
+    assert compiled(logits, np.array([0, 3, 1])) == pytest.approx(np.log(4), rel=1e-6)
+    with pytest.raises(aidjit.ArgumentValueError, match=r"'labels': labels must lie in \[0, 4\)"):
+        compiled(logits, np.array([0, 4, 1]))
+    with pytest.raises(aidjit.ArgumentValueError, match="from -1 to 1"):
+        compiled(logits, np.array([0, -1, 1]))
