@@ -236,3 +236,21 @@ def test_labels_out_of_range_are_rejected_not_silently_zero(backend: str) -> Non
         compiled(logits, np.array([0, 4, 1]))
     with pytest.raises(aidjit.ArgumentValueError, match="from -1 to 1"):
         compiled(logits, np.array([0, -1, 1]))
+
+
+def test_second_derivatives_compile() -> None:
+    def second_derivative(x):
+        with aidjit.GradientTape() as outer:
+            outer.watch(x)
+            with aidjit.GradientTape() as inner:
+                inner.watch(x)
+                y = ops.sum(ops.tanh(x) * x)
+            first = ops.sum(inner.gradient(y, x))
+        return outer.gradient(first, x)
+
+    x = np.linspace(-1.0, 1.0, 7)
+    compiled = aidjit.compile(second_derivative, x)
+    t = np.tanh(x)
+    expected = 2 * (1 - t**2) - 2 * x * t * (1 - t**2)
+    np.testing.assert_allclose(compiled(x), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(second_derivative(aidjit.Tensor(x)), expected, rtol=1e-12)
