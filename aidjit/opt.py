@@ -1,6 +1,7 @@
 """aidjit-opt: xDSL's opt driver with the graph dialect, aidjit's passes and the C target.
 
     aidjit-opt input.mlir -p canonicalize,cse,convert-graph-to-loops -t c -o out.c
+    aidjit-opt input.mlir --stage loops        # the default pipeline up to a named stop point
 
 Every failure — unparsable input, invalid IR, an unknown pass, an op the C emitter cannot
 handle — ends as a one-line diagnostic on stderr and exit status 1, never a traceback.
@@ -8,6 +9,7 @@ handle — ends as a one-line diagnostic on stderr and exit status 1, never a tr
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -15,8 +17,9 @@ from xdsl.utils.exceptions import DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from aidjit.dialects.graph import Graph
-from aidjit.errors import AidjitError
+from aidjit.errors import AidjitError, PipelineError
 from aidjit.passes import AIDJIT_PASSES
+from aidjit.pipeline import STAGES, pipeline_to_stage
 
 
 def _c_target() -> type:
@@ -38,6 +41,24 @@ class AidjitOptMain(xDSLOptMain):
     def register_all_targets(self) -> None:
         super().register_all_targets()
         self.available_targets["c"] = _c_target
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--stage",
+            choices=STAGES,
+            help="run the default pipeline up to this stop point (c also selects -t c); "
+            "the same stages as CompiledFunction.ir(stage)",
+        )
+
+    def setup_pipeline(self) -> None:
+        if self.args.stage is not None:
+            if self.args.passes:
+                raise PipelineError("give either -p or --stage, not both")
+            self.args.passes = pipeline_to_stage(self.args.stage)
+            if self.args.stage == "c":
+                self.args.target = "c"
+        super().setup_pipeline()
 
 
 def main(args: Sequence[str] | None = None) -> int:

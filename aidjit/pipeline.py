@@ -31,6 +31,13 @@ DEFAULT_PIPELINE = f"{GRAPH_PIPELINE},{LOWERING_TO_LOOPS},{LOOP_PIPELINE}"
 STAGES = ("graph", "optimized", "loops", "c")
 
 
+def pipeline_to_stage(stage: str) -> str:
+    """The part of the default pipeline that brings graph-level IR to `stage`."""
+    if stage not in STAGES:
+        raise PipelineError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+    return {"graph": "", "optimized": GRAPH_PIPELINE}.get(stage, DEFAULT_PIPELINE)
+
+
 @dataclass
 class PipelineRun:
     """What running a pipeline left behind: IR text at each stop point and pass timings."""

@@ -23,6 +23,15 @@ func.func @f(%x: tensor<4xf32>, %y: tensor<3xf32>) -> tensor<4xf32> {
 }
 """
 
+FOLDABLE = """
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %c = graph.constant dense<2.0> : tensor<4xf32>
+  %0 = graph.multiply %c, %c : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %1 = graph.add %x, %0 : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  func.return %1 : tensor<4xf32>
+}
+"""
+
 DYNAMIC = """
 func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
   func.return %x : tensor<?xf32>
@@ -57,6 +66,26 @@ def test_reads_a_file_and_prints_generic_form(tmp_path: Path) -> None:
     result = aidjit_opt(str(source), "--print-op-generic")
     assert result.returncode == 0, result.stderr
     assert '"graph.multiply"' in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("stage", "present", "absent"),
+    [
+        ("graph", "graph.multiply", "scf.for"),
+        ("optimized", "graph.constant dense<4.000000e+00>", "graph.multiply"),
+        ("loops", "scf.for", "graph."),
+        ("c", "void f(", "scf.for"),
+    ],
+)
+def test_stage_runs_the_default_pipeline_up_to_a_stop_point(stage, present, absent) -> None:
+    result = aidjit_opt("--stage", stage, input=FOLDABLE)
+    assert result.returncode == 0, result.stderr
+    assert present in result.stdout and absent not in result.stdout
+
+
+def test_stage_and_passes_together_are_an_error() -> None:
+    result = aidjit_opt("--stage", "loops", "-p", "cse")
+    assert result.returncode == 1 and "either -p or --stage" in result.stderr
 
 
 def test_pass_options_parse() -> None:
