@@ -74,13 +74,18 @@ class Primitive:
     def infer(self, inputs: Sequence[Spec], params: Mapping[str, Any]) -> Spec:
         return self.rule(*inputs, **params)
 
-    def evaluate(self, inputs: Sequence[np.ndarray], params: Mapping[str, Any]) -> np.ndarray:
-        """Run the numpy forward and normalise its result to the inferred dtype and shape."""
-        spec = self.infer([Spec(tuple(a.shape), a.dtype) for a in inputs], params)
+    def evaluate(
+        self, inputs: Sequence[np.ndarray], params: Mapping[str, Any], spec: Spec | None = None
+    ) -> np.ndarray:
+        """Run the numpy forward and normalise its result to the inferred (or given) spec."""
+        if spec is None:
+            spec = self.infer([Spec(tuple(a.shape), a.dtype) for a in inputs], params)
         # IEEE results (inf, nan) without numpy's warnings, as the compiled code gives them.
         with np.errstate(all="ignore"):
             result = np.asarray(self.impl(*inputs, **params), dtype=spec.dtype)
-        return result.reshape(spec.shape)
+        result = result.reshape(spec.shape)
+        # Views such as transpose or broadcast_to are materialised: tensors are contiguous.
+        return result if result.flags.c_contiguous else result.copy(order="C")
 
 
 _REGISTRY: dict[str, Primitive] = {}

@@ -76,6 +76,16 @@ class Tensor:
         self._node: Node | None = None
 
     @classmethod
+    def _concrete(cls, value: np.ndarray, spec: Spec) -> Tensor:
+        """A tensor of a fresh, contiguous array already known to match `spec` (no checks)."""
+        tensor = cls.__new__(cls)
+        tensor._value = value
+        tensor._spec = spec
+        tensor._trace = None
+        tensor._node = None
+        return tensor
+
+    @classmethod
     def symbolic(cls, spec: Spec, trace: Trace, node: Node | None = None) -> Tensor:
         tensor = cls.__new__(cls)
         tensor._value = None
@@ -242,8 +252,8 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
     spec = primitive.infer([t.spec for t in inputs], params)
     trace = _trace_of(inputs)
     if trace is None:
-        value = primitive.evaluate([t.numpy() for t in inputs], params)
-        output = Tensor(value)
+        value = primitive.evaluate([t.numpy() for t in inputs], params, spec)
+        output = Tensor._concrete(value, spec)
         node = Node(primitive, inputs, params, output)
     else:
         output = Tensor.symbolic(spec, trace)

@@ -16,6 +16,7 @@ def test_forward_matches_numpy(case: Case, dtype: type) -> None:
     result = case.fn(*[Tensor(a) for a in inputs])
     expected = case.reference(*inputs)
     assert result.shape == np.shape(expected)
+    assert result.numpy().flags.c_contiguous
     if case.int_inputs and len(case.shapes) == 1:
         assert result.dtype == np.float32
     else:
