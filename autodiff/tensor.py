@@ -76,23 +76,25 @@ class Tensor:
         self._node: Node | None = None
 
     @classmethod
-    def _concrete(cls, value: np.ndarray, spec: Spec) -> Tensor:
-        """A tensor of a fresh, contiguous array already known to match `spec` (no checks)."""
+    def _make(
+        cls, value: np.ndarray | None, spec: Spec, trace: Trace | None, node: Node | None
+    ) -> Tensor:
+        """Build without the constructor's conversions: callers guarantee value matches spec."""
         tensor = cls.__new__(cls)
         tensor._value = value
-        tensor._spec = spec
-        tensor._trace = None
-        tensor._node = None
-        return tensor
-
-    @classmethod
-    def symbolic(cls, spec: Spec, trace: Trace, node: Node | None = None) -> Tensor:
-        tensor = cls.__new__(cls)
-        tensor._value = None
         tensor._spec = spec
         tensor._trace = trace
         tensor._node = node
         return tensor
+
+    @classmethod
+    def _concrete(cls, value: np.ndarray, spec: Spec) -> Tensor:
+        """A tensor of a fresh, contiguous array already known to match `spec`."""
+        return cls._make(value, spec, None, None)
+
+    @classmethod
+    def symbolic(cls, spec: Spec, trace: Trace, node: Node | None = None) -> Tensor:
+        return cls._make(None, spec, trace, node)
 
     # ----- introspection --------------------------------------------------------------------
 

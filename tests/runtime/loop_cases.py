@@ -13,25 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from xdsl.context import Context
-from xdsl.dialects import arith, builtin, func, memref, scf
-from xdsl.dialects import math as math_dialect
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 
+from aidjit.context import make_context
+
 
 def parse(text: str) -> ModuleOp:
-    ctx = Context()
-    for dialect in (
-        builtin.Builtin,
-        func.Func,
-        scf.Scf,
-        memref.MemRef,
-        arith.Arith,
-        math_dialect.Math,
-    ):
-        ctx.load_dialect(dialect)
-    return Parser(ctx, text).parse_module()
+    return Parser(make_context(), text).parse_module()
 
 
 @dataclass(frozen=True)
