@@ -13,9 +13,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
+from aidjit.debug import debug_level
 from aidjit.dialects.graph import Graph
 from aidjit.errors import AidjitError, PipelineError
 from aidjit.passes import AIDJIT_PASSES
@@ -64,7 +65,7 @@ class AidjitOptMain(xDSLOptMain):
 def main(args: Sequence[str] | None = None) -> int:
     try:
         AidjitOptMain(description="aidjit's pass-pipeline tool", args=args).run()
-    except (ParseError, DiagnosticException) as error:
+    except (ParseError, DiagnosticException, ArgSpecParseError) as error:
         print(error, file=sys.stderr)
         for note in getattr(error, "__notes__", ()):
             print(note, file=sys.stderr)
@@ -72,6 +73,15 @@ def main(args: Sequence[str] | None = None) -> int:
     except (AidjitError, ValueError, KeyError, NotImplementedError, OSError) as error:
         print(f"aidjit-opt: error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:  # a bug in a pass or the emitter: still no traceback by default
+        if debug_level() >= 1:
+            raise
+        print(
+            f"aidjit-opt: internal error ({type(error).__name__}): {error}\n"
+            "run with AIDJIT_DEBUG=1 for the traceback",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

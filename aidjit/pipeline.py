@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
-from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.exceptions import ArgSpecParseError, VerifyException
 
 from aidjit.debug import debug_level, debug_log
 from aidjit.errors import PipelineError
@@ -51,7 +51,9 @@ class PipelineRun:
 def parse_pipeline(spec: str) -> list[ModulePass]:
     try:
         return list(PassPipeline.parse_spec(get_all_passes(), spec).passes)
-    except Exception as error:  # xDSL raises ValueError or its own parse errors here
+    # xDSL raises ValueError for unknown passes and options, and ArgSpecParseError (a
+    # BaseException) for malformed specs.
+    except (Exception, ArgSpecParseError) as error:
         raise PipelineError(f"invalid pass pipeline {spec!r}: {error}") from None
 
 

@@ -106,6 +106,8 @@ def test_pass_options_parse() -> None:
         (LOWER, DYNAMIC, "dynamic shape in tensor<?xf32>"),
         (LOWER, DYNAMIC.replace("?x", "4x").replace("f32", "f16"), "element type of tensor<4xf16>"),
         (LOWER, GRAPH.replace("graph.exp", "math.exp"), "no lowering for math.exp"),
+        (("-p", "cse{"), GRAPH, "Expected argument name here"),
+        (("-p", "canonicalize{bogus=1}"), GRAPH, '["bogus"] not found'),
     ],
     ids=[
         "unknown-pass",
@@ -117,6 +119,8 @@ def test_pass_options_parse() -> None:
         "dynamic-shape",
         "f16",
         "non-graph-op",
+        "malformed-pipeline",
+        "unknown-pass-option",
     ],
 )
 def test_errors_are_diagnostics_not_tracebacks(args, source, message) -> None:

@@ -102,9 +102,17 @@ def test_c_backend_needs_a_lowering_pipeline() -> None:
         aidjit.compile(mlp, *mlp_inputs(), pipeline="canonicalize,cse")
 
 
-def test_unknown_pass_is_a_pipeline_error() -> None:
-    with pytest.raises(aidjit.PipelineError, match="no-such-pass"):
-        aidjit.compile(mlp, *mlp_inputs(), pipeline="cse,no-such-pass")
+@pytest.mark.parametrize(
+    ("pipeline", "message"),
+    [
+        ("cse,no-such-pass", "no-such-pass"),
+        ("cse{", "Expected argument name here"),
+        ("canonicalize{bogus=1}", "bogus"),
+    ],
+)
+def test_bad_pipelines_are_pipeline_errors(pipeline: str, message: str) -> None:
+    with pytest.raises(aidjit.PipelineError, match=message):
+        aidjit.compile(mlp, *mlp_inputs(), pipeline=pipeline)
 
 
 def test_unknown_option_and_backend() -> None:
