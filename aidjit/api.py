@@ -276,6 +276,9 @@ class JitFunction:
         return version
 
     def __call__(self, *args: Any) -> Any:
+        if any(isinstance(a, Tensor) and a.is_symbolic for a in args):
+            # Called while an outer function is being traced: inline, as jax.jit does.
+            return self._fn(*args)
         return self.compiled(*args)(*args)
 
     @property

@@ -262,3 +262,16 @@ def test_second_derivatives_compile() -> None:
     expected = 2 * (1 - t**2) - 2 * x * t * (1 - t**2)
     np.testing.assert_allclose(compiled(x), expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(second_derivative(aidjit.Tensor(x)), expected, rtol=1e-12)
+
+
+def test_jit_inside_jit_is_inlined() -> None:
+    inner = aidjit.jit(lambda v: ops.tanh(v) * 2.0)
+
+    @aidjit.jit
+    def outer(v):
+        return inner(v) + inner(v * 3.0)
+
+    x = np.linspace(-1, 1, 5).astype(F32)
+    np.testing.assert_allclose(outer(x), np.tanh(x) * 2 + np.tanh(3 * x) * 2, rtol=1e-6)
+    assert not inner.versions
+    assert "graph.tanh" in next(iter(outer.versions.values())).ir("graph")
