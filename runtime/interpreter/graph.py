@@ -52,4 +52,3 @@ def run_graph(
     interpreter.register_implementations(GraphFunctions())
     results = interpreter.call_op(function, tuple(np.asarray(a) for a in inputs))
     return tuple(np.asarray(r) for r in results)
-
