@@ -127,6 +127,7 @@ class CompiledFunction:
         for index, (name, ms) in enumerate(run.pass_ms):
             self.stats.passes_ms[f"{index}:{name}"] = ms
         self._lowered = run.lowered
+        self._final_stage = run.final_stage
         self.stats.ops_after = run.optimized_ops
         self.stats.ops_lowered = count_ops(module) if run.lowered else 0
         return run.stages
@@ -182,18 +183,12 @@ class CompiledFunction:
     def _function(self) -> func.FuncOp:
         return next(op for op in self._module.body.blocks[0].ops if isinstance(op, func.FuncOp))
 
-    @property
-    def input_specs(self) -> list[ArgSpec]:
-        return list(self._inputs)
-
-    @property
-    def output_specs(self) -> list[ArgSpec]:
-        return list(self._outputs)
-
     def ir(self, stage: str = "optimized") -> str:
         """The program at a named stop point: "graph", "optimized", "loops" or "c"."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+        if stage == self._final_stage and stage not in self._stages:
+            self._stages[stage] = str(self._module)  # printed on first request only
         if stage not in self._stages:
             raise AidjitError(
                 f"stage {stage!r} was not produced by pipeline {self.pipeline!r} "

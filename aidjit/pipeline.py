@@ -40,12 +40,19 @@ def pipeline_to_stage(stage: str) -> str:
 
 @dataclass
 class PipelineRun:
-    """What running a pipeline left behind: IR text at each stop point and pass timings."""
+    """What running a pipeline left behind: snapshots of the stop points it passed, timings.
+
+    The module itself holds the last stage (`final_stage`): it is printed only when asked for.
+    """
 
     stages: dict[str, str] = field(default_factory=dict)
     pass_ms: list[tuple[str, float]] = field(default_factory=list)
     lowered: bool = False
     optimized_ops: int = 0
+
+    @property
+    def final_stage(self) -> str:
+        return "loops" if self.lowered else "optimized"
 
 
 def parse_pipeline(spec: str) -> list[ModulePass]:
@@ -80,10 +87,6 @@ def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> PipelineRun:
         debug_log(1, f"pass {pass_.name}: {elapsed:.2f} ms")
         if debug_level() >= 2:
             debug_log(2, f"IR after {pass_.name}:\n{str(module)}")
-    text = str(module)
     if not run.lowered:
-        run.stages["optimized"] = text
         run.optimized_ops = count_ops(module)
-    if run.lowered:
-        run.stages["loops"] = text
     return run

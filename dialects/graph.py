@@ -117,16 +117,13 @@ def dense_to_numpy(attr: DenseIntOrFPElementsAttr[Any]) -> np.ndarray:
 
 
 def splat_value(attr: Attribute) -> float | None:
-    """The single value of a splat dense attribute, else None."""
+    """The single value of a splat dense attribute, else None (reads the stored elements only)."""
     if not isinstance(attr, DenseIntOrFPElementsAttr):
         return None
-    array = dense_to_numpy(attr)
-    if array.size == 0:
+    flat = np.frombuffer(attr.data.data, dtype=spec_of(attr.type).dtype)
+    if flat.size == 0 or not np.all(flat == flat[0]):
         return None
-    first = array.reshape(-1)[0]
-    if array.size > 1 and not np.all(array == first):
-        return None
-    return float(first)
+    return float(flat[0])
 
 
 def int_array(values: Sequence[int]) -> DenseArrayBase[Any]:

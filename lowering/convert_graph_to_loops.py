@@ -120,6 +120,10 @@ class FunctionLowering:
         # hoisted constant precedes every loop whatever order they were created in.
         self._constant_block = Block()
         self._global_block = Block()
+        self._taken_symbols = {
+            op.sym_name.data for op in module.body.blocks[0].ops if hasattr(op, "sym_name")
+        }
+        self._globals_named = 0
         self._body_block = Block()
         self._constants: dict[tuple[Any, Attribute], SSAValue] = {}
         self.values: dict[SSAValue, Operand] = {}
@@ -278,13 +282,12 @@ class FunctionLowering:
         return Buffer(memref.GetGlobalOp(name, type_).memref, shape)
 
     def _global_name(self) -> str:
-        globals_ = [*self.module.body.blocks[0].ops, *self._global_block.ops]
-        taken = {o.sym_name.data for o in globals_ if isinstance(o, memref.GlobalOp)}
-        return next(
-            f"{self.target.sym_name.data}_cst{i}"
-            for i in range(len(taken) + 1)
-            if f"{self.target.sym_name.data}_cst{i}" not in taken
-        )
+        """`<function>_cst<n>`, skipping names the module already uses."""
+        while True:
+            name = f"{self.target.sym_name.data}_cst{self._globals_named}"
+            self._globals_named += 1
+            if name not in self._taken_symbols:
+                return name
 
     def _copy(self, source: Operand, dest: SSAValue, type_: Attribute) -> None:
         element = type_.get_element_type()

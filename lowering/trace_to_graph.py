@@ -15,7 +15,6 @@ Concrete tensors the trace touched become `graph.constant` ops, one per tensor o
 
 from __future__ import annotations
 
-import keyword
 import re
 
 from xdsl.builder import ImplicitBuilder
@@ -29,11 +28,12 @@ from aidjit.dialects.graph import OP_FOR_PRIMITIVE, ConstantOp, tensor_type
 
 
 def symbol_name(name: str) -> str:
-    """A function name that is a valid MLIR symbol and C identifier (`<lambda>` -> `lambda_`)."""
+    """A bare MLIR symbol for a Python name (`<lambda>` -> `lambda`).
+
+    Names C reserves (`main`, `exp`, ...) are the C emitter's concern: `c_identifier` escapes them.
+    """
     cleaned = re.sub(r"\W", "_", name).strip("_") or "fn"
-    if cleaned[0].isdigit() or keyword.iskeyword(cleaned) or cleaned in ("lambda", "main"):
-        cleaned = f"{cleaned}_"
-    return cleaned
+    return f"fn_{cleaned}" if cleaned[0].isdigit() else cleaned
 
 
 def trace_to_module(trace: Trace) -> ModuleOp:
