@@ -29,6 +29,22 @@ class UnsupportedError(AidjitError, NotImplementedError):
     """Something aidjit cannot (yet) trace, lower or compile."""
 
 
+class ConcretizationError(UnsupportedError):
+    """A traced tensor's value was needed in Python (`if t:`, `float(t)`, `t.item()`).
+
+    Under `aidjit.jit` a tensor is symbolic: only its shape and dtype are known until the compiled
+    code runs. The message names the operation and suggests `ops.where` or `static_argnums`.
+    """
+
+
+class GradientError(AidjitError, ValueError):
+    """A gradient that cannot be taken as asked: an unwatched source, a non-scalar output."""
+
+
+class CacheError(AidjitError, OSError):
+    """Neither the configured kernel cache directory nor a private temporary one is usable."""
+
+
 class CompilerNotFoundError(AidjitError, RuntimeError):
     """No C compiler was found on this machine."""
 
