@@ -1,7 +1,9 @@
 """aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL."""
 
+from aidjit import tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
-from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient, value_and_grad
+from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient
+from aidjit.autodiff.grad import grad, value_and_grad
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
@@ -39,8 +41,10 @@ __all__ = [
     "Tensor",
     "UnsupportedError",
     "compile",
+    "grad",
     "jit",
     "ops",
     "stop_gradient",
+    "tree_util",
     "value_and_grad",
 ]

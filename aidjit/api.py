@@ -4,58 +4,78 @@
                          stage "graph"   stage "optimized"  stage "loops"   stage "c"
 
 `compile` specialises a Python function on the shapes and dtypes of example arguments; `jit`
-wraps a function and compiles once per (shapes, dtypes) signature, keeping every version.
+wraps a function and compiles once per call signature (see `aidjit.arguments`: the tree
+structure of the arguments, the shape and dtype of each leaf, the static arguments' values),
+keeping every version, logging each compile and why (logger "aidjit"), and warning once a
+function has more than `max_versions` versions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
-from xdsl.ir import BlockArgument
+from xdsl.ir import BlockArgument, SSAValue
 
-from aidjit.autodiff.primitives import Spec
-from aidjit.autodiff.tensor import Tensor, as_dtype
+from aidjit.arguments import Binder, BoundCall, CallKey, CallSignature
 from aidjit.autodiff.trace import Trace, trace_function
+from aidjit.autodiff.tree_util import is_node
 from aidjit.context import make_context
 from aidjit.debug import debug_log
-from aidjit.dialects.graph import OneHotOp
-from aidjit.errors import AidjitError, ArgumentValueError, PipelineError
+from aidjit.dialects.graph import LayoutOp, OneHotOp
+from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, PipelineError
 from aidjit.lowering.trace_to_graph import trace_to_module
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, count_ops, run_pipeline
 from aidjit.runtime.loader import ArgSpec
 
 Backend = Literal["c", "interpreter"]
 
+logger = logging.getLogger("aidjit")
+
 
 @dataclass(frozen=True)
 class Options:
-    """Compile options; every field is also a keyword of `aidjit.jit` and `aidjit.compile`."""
+    """Compile options; every field is also a keyword of `aidjit.jit` and `aidjit.compile`.
+
+    `static_argnums`/`static_argnames` name arguments passed to the function as Python values
+    (hashable, part of the cache key, one version per value); `max_versions` is how many
+    versions `jit` compiles of one function before each further one logs a warning (as
+    torch.compile's recompile limit).
+    """
 
     pipeline: str = DEFAULT_PIPELINE
     backend: Backend = "c"
     cc: str | None = None
     cflags: tuple[str, ...] | None = None
+    static_argnums: tuple[int, ...] = ()
+    static_argnames: tuple[str, ...] = ()
+    max_versions: int = 8
 
     @classmethod
     def make(cls, **options: Any) -> Options:
-        unknown = set(options) - {"pipeline", "backend", "cc", "cflags"}
+        unknown = set(options) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise TypeError(f"unknown aidjit option(s): {', '.join(sorted(unknown))}")
         if options.get("pipeline") is None:
             options.pop("pipeline", None)
-        if options.get("cflags") is not None:
-            options["cflags"] = tuple(options["cflags"])
+        for name in ("cflags", "static_argnums", "static_argnames"):
+            if options.get(name) is not None:
+                value = options[name]
+                options[name] = (value,) if isinstance(value, int | str) else tuple(value)
         made = cls(**options)
         if made.backend not in ("c", "interpreter"):
             raise ValueError(f"backend must be 'c' or 'interpreter', got {made.backend!r}")
+        if made.max_versions < 1:
+            raise ValueError(f"max_versions must be at least 1, got {made.max_versions}")
         return made
 
 
@@ -78,32 +98,26 @@ class Stats:
         return dict(self.__dict__)
 
 
-def _spec_of(value: Any, position: int, name: str) -> Spec:
-    array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-    try:
-        dtype = as_dtype(array.dtype)
-    except AidjitError as error:
-        raise type(error)(f"{name}: argument {position}: {error}") from None
-    return Spec(tuple(array.shape), dtype)
-
-
 def _arg_specs(trace: Trace) -> list[ArgSpec]:
-    return [
-        ArgSpec(name, arg.shape, arg.dtype)
-        for name, arg in zip(trace.arg_names, trace.args, strict=True)
-    ]
+    return [ArgSpec(a.name, a.spec.shape, a.spec.dtype) for a in trace.arguments]
 
 
 class CompiledFunction:
-    """A function compiled for one signature: call it with numpy arrays, inspect every stage."""
+    """A function compiled for one call signature: call it like the Python function, with arrays
+    (or pytrees of them, Python numbers for weak scalars) of the compiled shapes and dtypes.
+    """
 
-    def __init__(self, fn: Callable[..., Any], specs: Sequence[Spec], options: Options) -> None:
+    def __init__(self, binder: Binder, signature: CallSignature, options: Options) -> None:
         self.options = options
         self.pipeline = options.pipeline
+        self.signature = signature
         self.stats = Stats()
-        self.__name__ = getattr(fn, "__name__", "fn")
+        self.__name__ = binder.name
+        self._binder = binder
         start = time.perf_counter()
-        self._trace = trace_function(fn, specs, self.__name__)
+        self._trace = trace_function(
+            binder.flat_function(signature), signature.arguments, self.__name__
+        )
         module = trace_to_module(self._trace)
         module.verify()
         self.stats.trace_ms = (time.perf_counter() - start) * 1e3
@@ -196,8 +210,31 @@ class CompiledFunction:
             )
         return self._stages[stage]
 
-    def __call__(self, *args: Any) -> Any:
-        arrays = [a.numpy() if isinstance(a, Tensor) else a for a in args]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run on arguments shaped like the example arguments, in the same pytree structure."""
+        bound = self._binder.bind(args, kwargs)
+        key, compiled = bound.key, self.signature.key
+        if key.tree != compiled.tree or key.statics != compiled.statics:
+            self._check_call(bound.signature())
+        return self.run_leaves(bound.arrays())
+
+    def _check_call(self, signature: CallSignature) -> None:
+        """The compiled structure and static values; the loader checks each leaf's type."""
+        if signature.tree != self.signature.tree:
+            names = ", ".join(a.path for a in self.signature.arguments)
+            raise ArgumentCountError(
+                f"{self.__name__}() takes {len(self.signature.arguments)} array arguments "
+                f"({names}) structured as {self.signature.structure()}; got "
+                f"{len(signature.arguments)} structured as {signature.structure()}"
+            )
+        if signature.statics != self.signature.statics:
+            raise ArgumentValueError(
+                f"{self.__name__}: {signature.changes_from(self.signature)}; a CompiledFunction "
+                "is specialised on its static arguments (aidjit.jit compiles one per value)"
+            )
+
+    def run_leaves(self, arrays: Sequence[Any]) -> Any:
+        """Run on the flattened leaves (arrays in the signature's order); unflatten the results."""
         if self.options.backend == "interpreter":
             from aidjit.runtime.loader import check_inputs
 
@@ -205,7 +242,7 @@ class CompiledFunction:
         for position, classes in self._label_bounds.items():
             self._check_labels(position, classes, arrays)
         outputs = self._call(*arrays)
-        return self._trace.treedef.unflatten(list(outputs))
+        return self._trace.out_tree.unflatten(list(outputs))
 
     def _check_labels(self, position: int, classes: int, arrays: Sequence[Any]) -> None:
         """Labels out of range would silently give one_hot a zero row: reject them instead."""
@@ -216,73 +253,171 @@ class CompiledFunction:
             return
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= classes:
-            name = self._inputs[position].name
+            where = self.signature.arguments[position].quoted
             raise ArgumentValueError(
-                f"arg {position} {name!r}: labels must lie in [0, {classes}), "
+                f"{self.__name__}: argument {where}: labels must lie in [0, {classes}), "
                 f"got values from {low} to {high}"
             )
 
     def __repr__(self) -> str:
-        signature = ", ".join(f"{s.name}: {Spec(s.shape, s.dtype)}" for s in self._inputs)
-        return f"<CompiledFunction {self.__name__}({signature}) backend={self.options.backend}>"
+        return (
+            f"<CompiledFunction {self.__name__}({self.signature.describe()}) "
+            f"backend={self.options.backend}>"
+        )
 
 
 def _label_bounds(module: ModuleOp) -> dict[int, int]:
-    """Arguments used as one_hot labels, with the number of classes they must stay below."""
+    """Arguments used as one_hot labels, with the number of classes they must stay below.
+
+    Labels may reach one_hot through layout ops (reshape, transpose, broadcast_to, and
+    stop_gradient, which is a reshape): those only move elements, so the argument they start
+    from holds exactly the values one_hot sees and is checked instead.
+    """
     bounds: dict[int, int] = {}
     for op in module.walk():
-        if isinstance(op, OneHotOp) and isinstance(op.labels, BlockArgument):
+        if not isinstance(op, OneHotOp):
+            continue
+        source = _layout_source(op.labels)
+        if isinstance(source, BlockArgument):
             classes = op.params()["num_classes"]
-            index = op.labels.index
-            bounds[index] = min(classes, bounds.get(index, classes))
+            bounds[source.index] = min(classes, bounds.get(source.index, classes))
     return bounds
 
 
+def _layout_source(value: SSAValue) -> SSAValue:
+    """The value a chain of layout ops starts from."""
+    while isinstance(value.owner, LayoutOp):
+        value = value.owner.input
+    return value
+
+
 def compile(fn: Callable[..., Any], *example_args: Any, **options: Any) -> CompiledFunction:  # noqa: A001
-    """Compile `fn` for the shapes and dtypes of `example_args`.
+    """Compile `fn` for the pytree structure, shapes and dtypes of `example_args`.
 
     Options: `pipeline` (a pass-pipeline string replacing the default), `backend` ("c" or
-    "interpreter"), `cc` (the C compiler), `cflags` (compiler flags replacing the defaults).
+    "interpreter"), `cc` (the C compiler), `cflags` (compiler flags replacing the defaults),
+    `static_argnums`/`static_argnames` (arguments baked in as Python values).
     """
-    name = getattr(fn, "__name__", "fn")
-    specs = [_spec_of(a, i, name) for i, a in enumerate(example_args)]
-    return CompiledFunction(fn, specs, Options.make(**options))
+    made = Options.make(**options)
+    binder = Binder(fn, made.static_argnums, made.static_argnames)
+    signature = binder.bind(example_args, {}).signature()
+    logger.info("compiling %s: aidjit.compile [%s]", binder.name, signature.describe())
+    return CompiledFunction(binder, signature, made)
+
+
+class Version(NamedTuple):
+    """One compiled version of a jitted function, and why it was compiled."""
+
+    signature: str
+    reason: str
+    compiled: CompiledFunction
 
 
 class JitFunction:
-    """`aidjit.jit(fn)`: compiles on the first call for each (shapes, dtypes) signature."""
+    """`aidjit.jit(fn)`: compiles on the first call for each call signature.
+
+    Keyword arguments are bound to `fn`'s parameters. As a method decorator, the instance is
+    passed as the first argument: traced if it is a pytree (a registered dataclass of arrays),
+    otherwise static — hashed, usually by identity, so each instance gets its own versions and
+    its arrays are baked in as constants (JAX requires a static `self` too).
+    """
 
     def __init__(self, fn: Callable[..., Any], options: Options) -> None:
         functools.update_wrapper(self, fn)
         self._fn = fn
         self.options = options
-        self._versions: dict[tuple[Spec, ...], CompiledFunction] = {}
+        self._binder = Binder(fn, options.static_argnums, options.static_argnames)
+        self._versions: dict[CallKey, Version] = {}
+        self._latest: CallSignature | None = None
         self._lock = threading.Lock()
 
-    def compiled(self, *args: Any) -> CompiledFunction:
-        """The compiled version for these arguments' signature, compiling it if needed."""
-        name = getattr(self._fn, "__name__", "fn")
-        signature = tuple(_spec_of(a, i, name) for i, a in enumerate(args))
-        with self._lock:
-            version = self._versions.get(signature)
-            if version is None:
-                version = CompiledFunction(self._fn, signature, self.options)
-                self._versions[signature] = version
-        return version
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(args, kwargs, static_self=False)
 
-    def __call__(self, *args: Any) -> Any:
-        if any(isinstance(a, Tensor) and a.is_symbolic for a in args):
+    def _call(self, args: Sequence[Any], kwargs: dict[str, Any], static_self: bool) -> Any:
+        bound = self._binder.bind(args, kwargs, static_self)
+        if bound.is_traced:
             # Called while an outer function is being traced: inline, as jax.jit does.
-            return self._fn(*args)
-        return self.compiled(*args)(*args)
+            return self._fn(*args, **kwargs)
+        return self._version_for(bound).run_leaves(bound.arrays())
 
-    @property
-    def versions(self) -> dict[tuple[Spec, ...], CompiledFunction]:
-        return dict(self._versions)
+    def compiled(self, *args: Any, **kwargs: Any) -> CompiledFunction:
+        """The compiled version for these arguments' signature, compiling it if needed."""
+        return self._version_for(self._binder.bind(args, kwargs))
+
+    def _version_for(self, bound: BoundCall) -> CompiledFunction:
+        try:
+            version = self._versions.get(bound.key)
+        except TypeError as error:
+            bound.signature()  # names an unhashable static argument, if that is the cause
+            raise ArgumentValueError(
+                f"{self._binder.name}: the argument structure {bound.key.tree} is not hashable "
+                f"({error}); aux data of registered pytree nodes must be hashable"
+            ) from None
+        if version is not None:
+            return version.compiled
+        with self._lock:
+            if bound.key not in self._versions:
+                self._compile(bound.signature())
+            return self._versions[bound.key].compiled
+
+    def _compile(self, signature: CallSignature) -> None:
+        name = self._binder.name
+        previous = self._latest
+        reason = "first call" if previous is None else signature.changes_from(previous)
+        count = len(self._versions) + 1
+        logger.info("compiling %s version %d: %s [%s]", name, count, reason, signature.describe())
+        compiled = CompiledFunction(self._binder, signature, self.options)
+        self._versions[signature.key] = Version(signature.describe(), reason, compiled)
+        self._latest = signature
+        if count > self.options.max_versions:
+            logger.warning(
+                "%s has been compiled %d times (max_versions=%d), last because %s; each new "
+                "shape, dtype, tree structure or static value compiles a new version: pad "
+                "shapes to a few sizes, pass changing Python values as traced arguments, or "
+                "raise max_versions",
+                name,
+                count,
+                self.options.max_versions,
+                reason,
+            )
+
+    def versions(self) -> list[Version]:
+        """Every compiled version, oldest first: signature description, reason, CompiledFunction."""
+        return list(self._versions.values())
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """`@aidjit.jit` on a method: bind the instance like a function would."""
+        if instance is None:
+            return self
+        return BoundJitFunction(self, instance)
+
+    def __repr__(self) -> str:
+        return f"<aidjit.jit {self._binder.name} at {id(self):#x}>"
+
+
+class BoundJitFunction:
+    """A jitted method bound to an instance (see `JitFunction`'s docstring for `self`)."""
+
+    def __init__(self, jitted: JitFunction, instance: Any) -> None:
+        self.__func__ = jitted
+        self.__self__ = instance
+        self.__name__ = jitted.__name__
+        self.__doc__ = jitted.__doc__
+        self._static_self = not is_node(instance)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__func__._call((self.__self__, *args), kwargs, self._static_self)
+
+    def versions(self) -> list[Version]:
+        return self.__func__.versions()
+
+    def __repr__(self) -> str:
+        return f"<bound aidjit.jit {self.__name__} of {self.__self__!r}>"
 
 
 def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """Decorator (`@aidjit.jit`, `@aidjit.jit(backend=...)`) or call (`aidjit.jit(fn, ...)`)."""
+    """Decorator (`@aidjit.jit`, `@aidjit.jit(static_argnames="n")`) or call (`aidjit.jit(fn)`)."""
     made = Options.make(**options)
     if fn is None:
         return lambda f: JitFunction(f, made)

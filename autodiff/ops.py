@@ -20,6 +20,7 @@ from aidjit.autodiff.primitives import (
     Primitive,
     Spec,
     binary_rule,
+    broadcast_shapes,
     normalize_axes,
     reduced_shape,
     reduction_rule,
@@ -28,7 +29,7 @@ from aidjit.autodiff.primitives import (
     unary_rule,
 )
 from aidjit.autodiff.tensor import Tensor, apply, as_dtype, to_tensors
-from aidjit.errors import DTypeError, ShapeError
+from aidjit.errors import AidjitError, DTypeError, ShapeError, UnsupportedError
 
 # ----- helpers used by gradient rules ------------------------------------------------------
 
@@ -230,6 +231,132 @@ def greater_equal(x: Any, y: Any) -> Tensor:
     return apply(greater_equal_p, x, y)
 
 
+equal_p = _binary(
+    "equal", np.equal, lambda g, xs, out: (None, None), "1.0 where x == y, else 0.0 (nan: 0.0)"
+)
+not_equal_p = _binary(
+    "not_equal",
+    np.not_equal,
+    lambda g, xs, out: (None, None),
+    "1.0 where x != y, else 0.0 (nan: 1.0, as in numpy)",
+)
+
+
+def equal(x: Any, y: Any) -> Tensor:
+    return apply(equal_p, x, y)
+
+
+def not_equal(x: Any, y: Any) -> Tensor:
+    return apply(not_equal_p, x, y)
+
+
+def _swapped(primitive: Primitive, name: str, x: Any, y: Any) -> Tensor:
+    """`name(x, y)` as `primitive(y, x)`; errors say so, since they name the primitive."""
+    try:
+        return apply(primitive, y, x)
+    except AidjitError as error:
+        raise type(error)(f"{name}(x, y) is {primitive.name}(y, x): {error}") from None
+
+
+def less(x: Any, y: Any) -> Tensor:
+    """1.0 where x < y: `greater(y, x)`, so the graph has one op per relation and CSE merges
+    `x < y` with `y > x` (nan compares false either way, as in numpy)."""
+    return _swapped(greater_p, "less", x, y)
+
+
+def less_equal(x: Any, y: Any) -> Tensor:
+    """1.0 where x <= y: `greater_equal(y, x)`."""
+    return _swapped(greater_equal_p, "less_equal", x, y)
+
+
+# ----- where: a select, never an arithmetic blend ----------------------------------------------
+
+
+def _where_rule(condition: Spec, x: Spec, y: Spec) -> Spec:
+    require_float("where", x, y)
+    if x.dtype != y.dtype:
+        raise DTypeError(f"where: x and y dtypes differ: {x} and {y}")
+    try:
+        shape = broadcast_shapes("where", condition.shape, x.shape)
+        shape = broadcast_shapes("where", shape, y.shape)
+    except ShapeError:
+        raise ShapeError(
+            f"where: condition {condition}, x {x} and y {y} cannot be broadcast together"
+        ) from None
+    return Spec(shape, x.dtype)
+
+
+def _where_vjp(g: Tensor, xs: Sequence[Tensor], out: Tensor) -> Any:
+    condition, x, y = xs
+    return (
+        None,
+        lambda: unbroadcast(where(condition, g, 0.0), x.shape),
+        lambda: unbroadcast(where(condition, 0.0, g), y.shape),
+    )
+
+
+where_p = register(
+    Primitive(
+        "where",
+        Family.WHERE,
+        lambda condition, x, y: np.where(condition != 0, x, y),
+        _where_rule,
+        _where_vjp,
+        doc="x where condition is nonzero (nan counts as nonzero), else y; numpy broadcasting",
+    )
+)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where `condition` (a float mask or an int64 tensor) is nonzero, else y.
+
+    A select, not `c * x + (1 - c) * y`: an inf or nan in the branch not taken never reaches
+    the result or the gradient. The condition gets no gradient; x and y get the cotangent
+    where they were chosen. Python scalars among x and y take the other one's dtype.
+    """
+    return apply(where_p, condition, x, y)
+
+
+# ----- astype -------------------------------------------------------------------------------
+
+
+def _astype_rule(x: Spec, *, dtype: str) -> Spec:
+    try:
+        return Spec(x.shape, as_dtype(dtype))
+    except DTypeError as error:
+        raise DTypeError(f"astype: {error}") from None
+
+
+def _astype_vjp(g: Tensor, xs: Sequence[Tensor], out: Tensor, *, dtype: str) -> Any:
+    (x,) = xs
+    if x.dtype.kind != "f" or out.dtype.kind != "f":
+        return (None,)  # int64 values are piecewise constant: no gradient through them
+    return (lambda: astype(g, x.dtype),)
+
+
+astype_p = register(
+    Primitive(
+        "astype",
+        Family.CAST,
+        lambda x, dtype: x.astype(dtype),
+        _astype_rule,
+        _astype_vjp,
+        params=("dtype",),
+        doc="convert to float32, float64 or int64; float to int truncates toward zero",
+    )
+)
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """`x` converted to `dtype` (numpy's rules: float to int64 truncates toward zero; values
+    out of int64's range, inf and nan have no defined result, as in numpy and C)."""
+    (tensor,) = to_tensors([x])
+    target = np.dtype(dtype)  # the rule rejects unsupported dtypes, naming astype
+    if tensor.dtype == target and not tensor.weak:
+        return tensor
+    return apply(astype_p, tensor, dtype=target.name)
+
+
 # ----- reductions ---------------------------------------------------------------------------
 
 
@@ -419,6 +546,236 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
     if tensor.shape == shape:
         return tensor
     return apply(broadcast_to_p, tensor, shape=shape)
+
+
+# ----- slice and pad (XLA's pair: each one's gradient is the other) -----------------------------
+
+
+def _per_axis(op: str, x: Spec, **fields: tuple[int, ...]) -> None:
+    for name, values in fields.items():
+        if len(values) != len(x.shape):
+            raise ShapeError(f"{op}: {name} {tuple(values)} needs one entry per axis of {x}")
+
+
+def _slice_rule(
+    x: Spec, *, start: tuple[int, ...], strides: tuple[int, ...], shape: tuple[int, ...]
+) -> Spec:
+    _per_axis("slice", x, start=start, strides=strides, shape=shape)
+    for axis, (dim, first, stride, count) in enumerate(
+        zip(x.shape, start, strides, shape, strict=True)
+    ):
+        if stride == 0 or count < 0:
+            raise ShapeError(f"slice: axis {axis} of {x}: stride {stride}, size {count}")
+        last = first + (count - 1) * stride
+        if count and not (0 <= first < dim and 0 <= last < dim):
+            raise ShapeError(
+                f"slice: axis {axis} of {x}: {count} elements from {first} by {stride} "
+                "run out of bounds"
+            )
+    return Spec(tuple(shape), x.dtype)
+
+
+def _slice_impl(
+    x: np.ndarray, start: tuple[int, ...], strides: tuple[int, ...], shape: tuple[int, ...]
+) -> np.ndarray:
+    positions = (f + s * np.arange(n) for f, s, n in zip(start, strides, shape, strict=True))
+    return x[np.ix_(*positions)]
+
+
+def _slice_vjp(
+    g: Tensor,
+    xs: Sequence[Tensor],
+    out: Tensor,
+    *,
+    start: tuple[int, ...],
+    strides: tuple[int, ...],
+    shape: tuple[int, ...],
+) -> Any:
+    def grad() -> Tensor:
+        # Reverse the axes sliced backwards, so the gradient's elements ascend, then put each
+        # one back in place: zero padding before, after and between them.
+        backwards = [s < 0 for s in strides]
+        ascending = g
+        if any(backwards):
+            flip_start = tuple(
+                max(n - 1, 0) if b else 0 for n, b in zip(shape, backwards, strict=True)
+            )
+            flip = tuple(-1 if b else 1 for b in backwards)
+            ascending = strided_slice(g, flip_start, shape, flip)
+        low, high, interior = [], [], []
+        for dim, first, stride, count in zip(xs[0].shape, start, strides, shape, strict=True):
+            lowest = min(first, first + (count - 1) * stride) if count else 0
+            step = abs(stride) if count > 1 else 1
+            low.append(lowest)
+            interior.append(step - 1)
+            high.append(dim - lowest - ((count - 1) * step + 1 if count else 0))
+        return pad(ascending, low, high, interior)
+
+    return (grad,)
+
+
+def _padded_dim(dim: int, low: int, high: int, interior: int) -> int:
+    return low + high + (dim + (dim - 1) * interior if dim else 0)
+
+
+def _pad_rule(
+    x: Spec, *, low: tuple[int, ...], high: tuple[int, ...], interior: tuple[int, ...]
+) -> Spec:
+    _per_axis("pad", x, low=low, high=high, interior=interior)
+    if any(v < 0 for v in (*low, *high, *interior)):
+        raise ShapeError(
+            f"pad: padding of {x} must be non-negative, got low {tuple(low)}, "
+            f"high {tuple(high)}, interior {tuple(interior)}"
+        )
+    widths = zip(x.shape, low, high, interior, strict=True)
+    return Spec(tuple(_padded_dim(*w) for w in widths), x.dtype)
+
+
+def _pad_impl(
+    x: np.ndarray, low: tuple[int, ...], high: tuple[int, ...], interior: tuple[int, ...]
+) -> np.ndarray:
+    widths = list(zip(x.shape, low, high, interior, strict=True))
+    out = np.zeros([_padded_dim(*w) for w in widths], x.dtype)
+    out[tuple(slice(lo, lo + (d - 1) * (i + 1) + 1, i + 1) for d, lo, _, i in widths)] = x
+    return out
+
+
+slice_p = register(
+    Primitive(
+        "slice",
+        Family.LAYOUT,
+        _slice_impl,
+        _slice_rule,
+        _slice_vjp,
+        params=("start", "strides", "shape"),
+        doc="out[i] = x[start + i * strides] per axis, i < shape; strides may be negative",
+    )
+)
+pad_p = register(
+    Primitive(
+        "pad",
+        Family.PAD,
+        _pad_impl,
+        _pad_rule,
+        lambda g, xs, out, low, high, interior: (
+            lambda: strided_slice(g, low, xs[0].shape, tuple(i + 1 for i in interior)),
+        ),
+        params=("low", "high", "interior"),
+        doc="zeros before (low), after (high) and between (interior) the elements, per axis",
+    )
+)
+
+
+def strided_slice(
+    x: Any, start: Sequence[int], shape: Sequence[int], strides: Sequence[int] | None = None
+) -> Tensor:
+    """`shape[k]` elements of each axis k from `start[k]`, `strides[k]` apart (default 1)."""
+    (tensor,) = to_tensors([x])
+    strides = (1,) * tensor.ndim if strides is None else strides
+    params = {
+        "start": tuple(int(v) for v in start),
+        "strides": tuple(int(v) for v in strides),
+        "shape": tuple(int(v) for v in shape),
+    }
+    return apply(slice_p, tensor, **params)
+
+
+def pad(
+    x: Any, low: Sequence[int], high: Sequence[int], interior: Sequence[int] | None = None
+) -> Tensor:
+    """Zero padding per axis: `low[k]` before, `high[k]` after, `interior[k]` between elements."""
+    (tensor,) = to_tensors([x])
+    interior = (0,) * tensor.ndim if interior is None else interior
+    params = {
+        "low": tuple(int(v) for v in low),
+        "high": tuple(int(v) for v in high),
+        "interior": tuple(int(v) for v in interior),
+    }
+    if not any(v for values in params.values() for v in values):
+        return tensor
+    return apply(pad_p, tensor, **params)
+
+
+# ----- basic indexing: slice, then reshape away integer axes and in new ones ---------------------
+
+_ADVANCED_INDEXING = (
+    "advanced indexing is not supported yet; use integers, slices, ... and None (basic "
+    "indexing), ops.where(mask, x, 0.0) instead of a boolean mask, or ops.one_hot(indices, n) "
+    "@ x to gather rows"
+)
+
+
+def _check_basic_index(item: Any) -> None:
+    if item is None or item is Ellipsis or isinstance(item, slice):
+        return
+    if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
+        return
+    raise UnsupportedError(f"indexing with a {type(item).__name__}: {_ADVANCED_INDEXING}")
+
+
+def _expand_ellipsis(items: tuple[Any, ...], shape: tuple[int, ...]) -> list[Any]:
+    consumed = len([k for k in items if k is not None and k is not Ellipsis])
+    if consumed > len(shape):
+        raise IndexError(f"too many indices for a tensor of shape {shape}: {consumed} axes indexed")
+    ellipses = [i for i, k in enumerate(items) if k is Ellipsis]
+    if len(ellipses) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    fill = [slice(None)] * (len(shape) - consumed)
+    if not ellipses:
+        return [*items, *fill]
+    at = ellipses[0]
+    return [*items[:at], *fill, *items[at + 1 :]]
+
+
+def getitem(x: Any, key: Any) -> Tensor:
+    """numpy's basic indexing, `x[key]`: integers (negative from the end), slices (clamped
+    bounds, any nonzero step), `...` and None. One `slice` op, then a `reshape` dropping
+    integer-indexed axes and adding new ones; the gradient is a `pad`."""
+    (tensor,) = to_tensors([x])
+    items = key if isinstance(key, tuple) else (key,)
+    for item in items:
+        _check_basic_index(item)
+    start, strides, sizes, out_shape = [], [], [], []
+    axis = 0
+    for item in _expand_ellipsis(items, tensor.shape):
+        if item is None:
+            out_shape.append(1)
+            continue
+        dim = tensor.shape[axis]
+        if isinstance(item, slice):
+            try:
+                first, stop, step = item.indices(dim)
+            except ValueError as error:
+                raise IndexError(
+                    f"axis {axis} of a tensor of shape {tensor.shape}: {error}"
+                ) from None
+            count = len(range(first, stop, step))
+            start.append(first if count else 0)
+            strides.append(step)
+            sizes.append(count)
+            out_shape.append(count)
+        else:
+            index = int(item)
+            if not -dim <= index < dim:
+                raise IndexError(
+                    f"index {index} is out of bounds for axis {axis} with size {dim} "
+                    f"(tensor shape {tensor.shape})"
+                )
+            start.append(index % dim)
+            strides.append(1)
+            sizes.append(1)
+        axis += 1
+    sliced = tensor
+    if tuple(sizes) != tensor.shape or any(start) or any(s != 1 for s in strides):
+        sliced = strided_slice(tensor, start, sizes, strides)
+    return sliced if sliced.shape == tuple(out_shape) else reshape(sliced, out_shape)
+
+
+def setitem(x: Any, key: Any, value: Any) -> None:
+    raise UnsupportedError(
+        "assignment to a tensor element or slice (x[...] = v) is not supported: tensors are "
+        "immutable values; build a new one, e.g. ops.where(mask, v, x)"
+    )
 
 
 # ----- one_hot --------------------------------------------------------------------------------

@@ -33,6 +33,16 @@ class Family(Enum):
     MATMUL = "matmul"
     LAYOUT = "layout"
     ONE_HOT = "one_hot"
+    WHERE = "where"
+    CAST = "cast"
+    PAD = "pad"
+
+
+FLOAT_FAMILIES = frozenset(
+    {Family.ELEMENTWISE_UNARY, Family.ELEMENTWISE_BINARY, Family.REDUCTION, Family.MATMUL}
+)
+"""Families whose operands must be float: a weakly typed int meeting them is promoted to float,
+as `ops.exp(2)` is in numpy, whether the 2 is a Python constant or a traced Python argument."""
 
 
 @dataclass(frozen=True)

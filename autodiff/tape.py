@@ -8,12 +8,17 @@ op, so the backward pass is an ordinary graph that outer tapes and the tracer re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from aidjit.autodiff.tensor import Node, Tensor, active_tapes, apply, constant
-from aidjit.errors import AidjitError
+from aidjit.errors import AidjitError, GradientError
+
+UnconnectedGradients = Literal["none", "zero"]
+"""What `GradientTape.gradient` returns for a source the target does not depend on."""
+
+_UNCONNECTED = get_args(UnconnectedGradients)
 
 
 class GradientTape:
@@ -56,28 +61,64 @@ class GradientTape:
             self._nodes.append(node)
             self._watched[id(node.output)] = node.output
 
-    def gradient(self, target: Tensor, sources: Tensor | Sequence[Tensor]) -> Any:
+    def gradient(
+        self,
+        target: Tensor,
+        sources: Tensor | Sequence[Tensor],
+        unconnected_gradients: UnconnectedGradients = "none",
+    ) -> Any:
         """d(sum(target))/d(source) for each source, shaped like the source.
 
         Returns numpy arrays, except where the gradient is itself being recorded (an outer tape
         watches it, or aidjit.jit is tracing) — there it returns Tensors so it can be
         differentiated or compiled in turn.
+
+        A source the target does not depend on (TensorFlow's rule, also through operations
+        without a gradient such as comparisons) gets None with `unconnected_gradients="none"`,
+        the default, and zeros shaped like it with `"zero"`. A source this tape never watched,
+        and did not compute from a watched tensor, is an error: its gradient is not zero but
+        unknown, and a silent zero hides a missing `tape.watch`.
         """
+        if unconnected_gradients not in _UNCONNECTED:
+            raise GradientError(
+                f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
+                f"got {unconnected_gradients!r}"
+            )
         if self._used and not self.persistent:
             raise AidjitError(
                 "GradientTape.gradient can only be called once on a non-persistent tape; "
                 "open it with GradientTape(persistent=True) to call it again"
             )
-        self._used = True
-        single = isinstance(sources, Tensor)
+        single = not isinstance(sources, Sequence)  # a Tensor, or anything to be reported
         source_list = [sources] if single else list(sources)
+        if not isinstance(target, Tensor):
+            raise GradientError(
+                f"GradientTape.gradient: the target must be an aidjit Tensor, got {type(target)}"
+            )
+        for position, source in enumerate(source_list):
+            self._check_watched(position, source)
+        self._used = True
         was_recording, self._recording = self._recording, False
         try:
             grads = self._backward(target, {id(s) for s in source_list})
         finally:
             self._recording = was_recording
-        results = [self._export(grads.get(id(s)), s) for s in source_list]
+        zeros = unconnected_gradients == "zero"
+        results = [self._export(grads.get(id(s)), s, zeros) for s in source_list]
         return results[0] if single else results
+
+    def _check_watched(self, position: int, source: Any) -> None:
+        if not isinstance(source, Tensor):
+            raise GradientError(
+                f"GradientTape.gradient: source {position} is a {type(source).__name__}, not an "
+                "aidjit Tensor the tape watched"
+            )
+        if id(source) not in self._watched:
+            raise GradientError(
+                f"GradientTape.gradient: source {position} ({source.spec}) was never watched by "
+                "this tape; call tape.watch(x) before computing with x, or ask for the gradient "
+                "of a tensor computed from watched ones"
+            )
 
     def _backward(self, target: Tensor, source_ids: set[int]) -> dict[int, Tensor]:
         needed = self._needed_ids(source_ids)
@@ -104,7 +145,9 @@ class GradientTape:
         return needed
 
     @staticmethod
-    def _export(grad: Tensor | None, source: Tensor) -> Any:
+    def _export(grad: Tensor | None, source: Tensor, zeros: bool) -> Any:
+        if grad is None and not zeros:
+            return None
         if grad is None:
             grad = constant(np.zeros(source.shape), source.dtype)
         if grad.is_symbolic or any(id(grad) in tape._watched for tape in active_tapes()):

@@ -9,15 +9,23 @@ gradients — built from the same primitives — are themselves eager or traced.
 
 from __future__ import annotations
 
+import math
+import operator
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aidjit.autodiff.primitives import SUPPORTED_DTYPES, Primitive, Spec
-from aidjit.errors import DTypeError, UnsupportedError
+from aidjit.autodiff.primitives import (
+    FLOAT_FAMILIES,
+    SUPPORTED_DTYPES,
+    Family,
+    Primitive,
+    Spec,
+)
+from aidjit.errors import ConcretizationError, DTypeError, UnsupportedError
 
 if TYPE_CHECKING:
     from aidjit.autodiff.tape import GradientTape
@@ -58,7 +66,11 @@ def as_dtype(dtype: Any) -> np.dtype:
 class Tensor:
     """A numpy-backed tensor (float32, float64, or int64 for labels) that tapes can record."""
 
-    __array_priority__ = 100  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+    __hash__ = object.__hash__  # `==` builds a mask; tensors stay usable as dict keys by id
+
+    weak: bool = False
+    """Weakly typed (JAX's rule): a Python scalar, or computed from weak operands only. A weak
+    operand takes the dtype of the strong float tensor it meets instead of clashing with it."""
 
     def __init__(self, value: Any, dtype: Any = None) -> None:
         if isinstance(value, Tensor):
@@ -77,7 +89,13 @@ class Tensor:
 
     @classmethod
     def _make(
-        cls, value: np.ndarray | None, spec: Spec, trace: Trace | None, node: Node | None
+        cls,
+        value: np.ndarray | None,
+        spec: Spec,
+        trace: Trace | None,
+        node: Node | None,
+        *,
+        weak: bool = False,
     ) -> Tensor:
         """Build without the constructor's conversions: callers guarantee value matches spec."""
         tensor = cls.__new__(cls)
@@ -85,16 +103,20 @@ class Tensor:
         tensor._spec = spec
         tensor._trace = trace
         tensor._node = node
+        tensor.weak = weak
         return tensor
 
     @classmethod
-    def _concrete(cls, value: np.ndarray, spec: Spec) -> Tensor:
+    def _concrete(cls, value: np.ndarray, spec: Spec, *, weak: bool = False) -> Tensor:
         """A tensor of a fresh, contiguous array already known to match `spec`."""
-        return cls._make(value, spec, None, None)
+        return cls._make(value, spec, None, None, weak=weak)
 
     @classmethod
-    def symbolic(cls, spec: Spec, trace: Trace, node: Node | None = None) -> Tensor:
-        return cls._make(None, spec, trace, node)
+    def symbolic(
+        cls, spec: Spec, trace: Trace, node: Node | None = None, *, weak: bool = False
+    ) -> Tensor:
+        """A traced value; `weak=True` for a traced Python scalar argument."""
+        return cls._make(None, spec, trace, node, weak=weak)
 
     # ----- introspection --------------------------------------------------------------------
 
@@ -118,27 +140,82 @@ class Tensor:
     def is_symbolic(self) -> bool:
         return self._value is None
 
-    def numpy(self) -> np.ndarray:
+    @property
+    def size(self) -> int:
+        return math.prod(self._spec.shape)
+
+    # ----- values in Python: numpy's semantics when concrete, ConcretizationError when traced ---
+
+    def _value_for(self, operation: str) -> np.ndarray:
+        """The array, or the error saying why `operation` cannot see a traced tensor's value."""
         if self._value is None:
-            raise UnsupportedError(
-                f"cannot read the value of a traced {self._spec} inside a compiled function; "
-                "return it instead, or compute it outside aidjit.jit"
+            raise ConcretizationError(
+                f"{operation} of a traced {self._spec}: under aidjit.jit a tensor has a shape "
+                "and dtype but no value until the compiled code runs. Use ops.where(condition, "
+                "x, y) for a value-dependent choice, return the value from the function, or mark "
+                "the argument static (static_argnums) to compile one version per value"
             )
         return self._value
 
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        value = self.numpy()
-        return value if dtype is None else value.astype(dtype)
+    def numpy(self) -> np.ndarray:
+        return self._value_for("numpy()")
+
+    def item(self) -> Any:
+        return self._value_for("item()").item()
+
+    def __float__(self) -> float:
+        return float(self._value_for("float()"))
+
+    def __int__(self) -> int:
+        return int(self._value_for("int()"))
+
+    def __bool__(self) -> bool:
+        return bool(self._value_for("bool()"))
+
+    def __index__(self) -> int:
+        if self.dtype.kind != "i" or self.shape:
+            raise TypeError(
+                f"only 0-d integer tensors can be used as an index, not a {self._spec} tensor"
+            )
+        return operator.index(self._value_for("__index__()"))
+
+    def __len__(self) -> int:
+        return len(self._value_for("len()"))
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """Rows along the first axis, as indexing gives them (so tapes record each row)."""
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        self._value_for("iteration")
+        return (self[i] for i in range(self.shape[0]))
 
     def __repr__(self) -> str:
         if self._value is None:
             return f"Tensor(<traced {self._spec}>)"
-        return f"Tensor({self._value!r})"
+        values = np.array2string(self._value, separator=", ", prefix="Tensor(")
+        return f"Tensor({values}, dtype={self.dtype})"
 
-    def __len__(self) -> int:
-        if not self.shape:
-            raise TypeError("len() of a 0-d tensor")
-        return self.shape[0]
+    # ----- numpy protocols (the tables live in numpy_dispatch.py) ---------------------------
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)`: the value of a concrete tensor, recorded on no tape (it is data now).
+
+        A traced tensor has no value, so this raises ConcretizationError under aidjit.jit.
+        """
+        value = self._value_for("np.asarray()")
+        if dtype is not None:
+            return value.astype(dtype, copy=bool(copy))
+        return value.copy() if copy else value
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy ufuncs (`np.exp(t)`, `ndarray + t`) run the aidjit op of the same meaning."""
+        return _numpy_dispatch().array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(
+        self, func: Any, types: tuple[type, ...], args: tuple[Any, ...], kwargs: dict
+    ) -> Any:
+        """numpy functions (`np.sum(t)`, `np.reshape(t, s)`) run the aidjit op meaning the same."""
+        return _numpy_dispatch().array_function(func, types, args, kwargs)
 
     # ----- operators (the functions live in ops.py; imported lazily to avoid a cycle) --------
 
@@ -181,6 +258,34 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return _ops().negate(self)
 
+    # Comparisons are masks (1.0 where true, 0.0 elsewhere), like `ops.greater`.
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops().greater(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops().greater_equal(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _ops().less(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops().less_equal(self, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _ops().equal(self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _ops().not_equal(self, other)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _ops().getitem(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _ops().setitem(self, key, value)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return _ops().astype(self, dtype)
+
     @property
     def T(self) -> Tensor:  # noqa: N802 - numpy's name
         return _ops().transpose(self)
@@ -203,33 +308,78 @@ def _ops() -> Any:
     return ops
 
 
-def constant(value: Any, dtype: Any) -> Tensor:
+def _numpy_dispatch() -> Any:
+    from aidjit.autodiff import numpy_dispatch
+
+    return numpy_dispatch
+
+
+def constant(value: Any, dtype: Any, *, weak: bool = False) -> Tensor:
     """A concrete tensor of `dtype`; inside a trace it becomes a graph.constant."""
-    return Tensor(np.asarray(value, dtype=dtype))
+    tensor = Tensor(np.asarray(value, dtype=dtype))
+    tensor.weak = weak
+    return tensor
 
 
-def _float_dtype_of(operands: Sequence[Any]) -> np.dtype:
-    for operand in operands:
-        if isinstance(operand, Tensor) and operand.dtype.kind == "f":
-            return operand.dtype
-    for operand in operands:
-        if isinstance(operand, np.ndarray | np.generic) and operand.dtype.kind == "f":
-            return operand.dtype
-    return np.dtype(np.float64)
+_PYTHON_SCALARS = (bool, int, float)
+
+
+def _is_weak(operand: Any) -> bool:
+    return isinstance(operand, _PYTHON_SCALARS) or (isinstance(operand, Tensor) and operand.weak)
+
+
+def _is_float(operand: Any) -> bool:
+    if isinstance(operand, Tensor | np.ndarray | np.generic):
+        return operand.dtype.kind == "f"
+    return isinstance(operand, float)
+
+
+def _weak_target(operands: Sequence[Any]) -> tuple[np.dtype | None, bool]:
+    """The float dtype weak operands take, and whether it stays weak.
+
+    The first strong float tensor's dtype (else a float numpy array's). When every float is
+    weak, the widest weak float tensor's, or float64 for Python floats alone (they have no
+    dtype of their own). None when no operand is a float.
+    """
+    strong = [op for op in operands if _is_float(op) and not _is_weak(op)]
+    for operand in sorted(strong, key=lambda op: not isinstance(op, Tensor)):
+        return np.dtype(operand.dtype), False
+    weak = [op.dtype for op in operands if isinstance(op, Tensor) and _is_float(op)]
+    if weak:
+        return max(weak, key=lambda dtype: dtype.itemsize), True
+    if any(_is_float(op) for op in operands):
+        return np.dtype(np.float64), True
+    return None, True
 
 
 def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
-    """Tensors as they are; Python scalars take the dtype of the float tensors among them."""
-    scalar_dtype = _float_dtype_of(operands)
+    """Tensors, with JAX's weak-type rule among the operands of one operation.
+
+    Python scalars and weak tensors take the dtype of the strong float tensor they meet
+    (`x32 * 2.0` stays float32; a weak tensor of another dtype is cast with `astype`); among
+    weak operands only, a float makes the ints float64. Without any float, Python scalars are
+    float64 constants (the only dtype arithmetic accepts besides float32). Two strong float
+    dtypes are left for the operation's dtype rule to reject.
+    """
+    target, stays_weak = _weak_target(operands)
     converted = []
     for operand in operands:
         if isinstance(operand, Tensor):
+            if operand.weak and target is not None and operand.dtype != target:
+                operand = _cast(operand, target, weak=stays_weak)
             converted.append(operand)
-        elif isinstance(operand, bool | int | float):
-            converted.append(constant(operand, scalar_dtype))
+        elif isinstance(operand, _PYTHON_SCALARS):
+            converted.append(constant(operand, target or np.float64, weak=True))
         else:
             converted.append(Tensor(operand))
     return tuple(converted)
+
+
+def _cast(tensor: Tensor, dtype: np.dtype, *, weak: bool) -> Tensor:
+    """`astype`, recorded and traced like any op, keeping the weak mark when asked."""
+    cast = _ops().astype(tensor, dtype)
+    cast.weak = weak
+    return cast
 
 
 def _trace_of(inputs: Sequence[Tensor]) -> Trace | None:
@@ -250,15 +400,26 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
     if set(params) != set(primitive.params):
         expected = ", ".join(primitive.params) or "none"
         raise TypeError(f"{primitive.name}: expected parameters {expected}, got {sorted(params)}")
-    inputs = to_tensors(operands)
+    # where's condition is a mask, not a value: it takes no part in the weak-type rule.
+    masks = 1 if primitive.family is Family.WHERE else 0
+    inputs = (*to_tensors(operands[:masks]), *to_tensors(operands[masks:]))
+    if primitive.family in FLOAT_FAMILIES:
+        # A weak int64 (a Python int argument) where floats are needed, as in `ops.exp(n)`.
+        inputs = tuple(
+            _cast(t, np.dtype(np.float64), weak=True) if t.weak and t.dtype.kind != "f" else t
+            for t in inputs
+        )
     spec = primitive.infer([t.spec for t in inputs], params)
+    # Weak in, weak out — unless the op names its result dtype (astype, one_hot).
+    values = inputs[masks:]
+    weak = bool(values) and all(t.weak for t in values) and "dtype" not in primitive.params
     trace = _trace_of(inputs)
     if trace is None:
         value = primitive.evaluate([t.numpy() for t in inputs], params, spec)
-        output = Tensor._concrete(value, spec)
+        output = Tensor._concrete(value, spec, weak=weak)
         node = Node(primitive, inputs, params, output)
     else:
-        output = Tensor.symbolic(spec, trace)
+        output = Tensor.symbolic(spec, trace, weak=weak)
         node = Node(primitive, inputs, params, output)
         output._node = node
         trace.record(node)

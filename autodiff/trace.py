@@ -4,11 +4,13 @@ The result is a `Trace` — arguments, nodes in program order, outputs — plain
 `aidjit.lowering.trace_to_graph` turns into a graph-dialect module. Concrete tensors the function
 touches (closed-over weights, Python scalars) are constants of the trace; operations among them
 alone run eagerly at trace time, which is constant folding for free.
+
+Arguments are the *leaves* of the caller's argument pytrees (see `aidjit.autodiff.tree_util`):
+the caller flattens them, and the traced function rebuilds the structure from the leaves.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,42 +19,40 @@ import numpy as np
 
 from aidjit.autodiff.primitives import Spec
 from aidjit.autodiff.tensor import Node, Tensor
-from aidjit.errors import UnsupportedError
+from aidjit.autodiff.tree_util import LEAF, PyTreeDef, tree_flatten
+from aidjit.errors import DTypeError, ShapeError, UnsupportedError
 
 
 @dataclass(frozen=True)
-class TreeDef:
-    """The nesting of a function's outputs (a tensor, or tuples/lists/dicts of them)."""
+class TraceArgument:
+    """One leaf argument of a traced function.
 
-    kind: str  # "leaf", "tuple", "list" or "dict"
-    children: tuple[TreeDef, ...] = ()
-    keys: tuple[Any, ...] = ()
+    `name` is an identifier for the IR (`params_w`); `path` is how the user reaches the leaf in
+    Python (`params['w']`), for messages; `weak` marks a Python scalar, which takes the dtype of
+    the tensor it meets (JAX's weak typing).
+    """
 
-    def unflatten(self, leaves: Sequence[Any]) -> Any:
-        iterator = iter(leaves)
-        return self._build(iterator)
+    name: str
+    path: str
+    spec: Spec
+    weak: bool = False
 
-    def _build(self, leaves: Any) -> Any:
-        if self.kind == "leaf":
-            return next(leaves)
-        items = [child._build(leaves) for child in self.children]
-        if self.kind == "dict":
-            return dict(zip(self.keys, items, strict=True))
-        return tuple(items) if self.kind == "tuple" else items
+    @property
+    def type(self) -> str:
+        """`tensor<2xf32>`, or `weak tensor<f64>` for a Python scalar."""
+        return f"{'weak ' if self.weak else ''}{self.spec}"
+
+    @property
+    def quoted(self) -> str:
+        return quote_path(self.path)
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.type}"
 
 
-def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
-    if isinstance(tree, tuple | list):
-        pairs = [flatten(item) for item in tree]
-        leaves = [leaf for sub, _ in pairs for leaf in sub]
-        kind = "tuple" if isinstance(tree, tuple) else "list"
-        return leaves, TreeDef(kind, tuple(d for _, d in pairs))
-    if isinstance(tree, dict):
-        keys = tuple(tree)
-        pairs = [flatten(tree[k]) for k in keys]
-        leaves = [leaf for sub, _ in pairs for leaf in sub]
-        return leaves, TreeDef("dict", tuple(d for _, d in pairs), keys)
-    return [tree], TreeDef("leaf")
+def quote_path(path: str) -> str:
+    """`'lr'` for a plain name; a path with brackets reads best bare: `params['w']`."""
+    return f"'{path}'" if path.isidentifier() else path
 
 
 @dataclass(eq=False)
@@ -60,36 +60,54 @@ class Trace:
     """Arguments, primitive applications in program order, and outputs of a traced function."""
 
     name: str
-    arg_names: list[str] = field(default_factory=list)
+    arguments: list[TraceArgument] = field(default_factory=list)
     args: list[Tensor] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     outputs: list[Tensor] = field(default_factory=list)
-    treedef: TreeDef = field(default_factory=lambda: TreeDef("leaf"))
+    out_tree: PyTreeDef = LEAF
+
+    @property
+    def arg_names(self) -> list[str]:
+        return [argument.name for argument in self.arguments]
 
     def record(self, node: Node) -> None:
         self.nodes.append(node)
 
 
-def trace_function(fn: Callable[..., Any], specs: Sequence[Spec], name: str) -> Trace:
-    """Call `fn` on one symbolic tensor per spec and record what it computes."""
-    trace = Trace(name, arg_names=_parameter_names(fn, len(specs)))
-    trace.args = [Tensor.symbolic(spec, trace) for spec in specs]
-    result = fn(*trace.args)
-    leaves, trace.treedef = flatten(result)
+def trace_function(fn: Callable[..., Any], arguments: Sequence[TraceArgument], name: str) -> Trace:
+    """Call `fn` on one symbolic tensor per argument leaf and record what it computes.
+
+    A shape or dtype error raised while tracing is re-raised with the arguments whose types it
+    mentions, since the op that failed is often far from the argument that caused it.
+    """
+    trace = Trace(name, list(arguments))
+    trace.args = [_symbolic_argument(argument, trace) for argument in arguments]
+    try:
+        result = fn(*trace.args)
+    except (DTypeError, ShapeError) as error:
+        raise type(error)(f"{error}{_argument_hint(str(error), arguments)}") from error
+    leaves, trace.out_tree = tree_flatten(result)
     if not leaves:
         raise UnsupportedError(f"{name} returns nothing to compile")
     trace.outputs = [_as_output(leaf, name, i) for i, leaf in enumerate(leaves)]
     return trace
 
 
-def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
-    """Python parameter names, to name the IR's arguments; positional fallbacks otherwise."""
-    try:
-        parameters = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        parameters = []
-    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"arg{i}" for i in range(count)]
+def _symbolic_argument(argument: TraceArgument, trace: Trace) -> Tensor:
+    if argument.weak:
+        return Tensor.symbolic(argument.spec, trace, weak=True)
+    return Tensor.symbolic(argument.spec, trace)
+
+
+def _argument_hint(message: str, arguments: Sequence[TraceArgument]) -> str:
+    """`(argument 's' is tensor<f64>)`: the arguments whose types the message names."""
+    named = [a for a in arguments if str(a.spec) in message]
+    if named:
+        parts = ", ".join(f"argument {a.quoted} is {a.spec}" for a in named)
+        return f" ({parts})"
+    if not arguments:
+        return ""
+    return f" (arguments: {', '.join(a.describe() for a in arguments)})"
 
 
 def _as_output(leaf: Any, name: str, index: int) -> Tensor:
@@ -99,5 +117,5 @@ def _as_output(leaf: Any, name: str, index: int) -> Tensor:
         return Tensor(leaf)
     raise UnsupportedError(
         f"{name}: output {index} is a {type(leaf).__name__}; compiled functions return tensors, "
-        "numpy arrays or tuples, lists and dicts of them"
+        "numpy arrays, or pytrees of them (tuples, lists, dicts, NamedTuples, registered classes)"
     )

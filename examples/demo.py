@@ -1,93 +1,154 @@
-"""aidjit demo: compile an MLP (inference, workload W2) and its training step (W3).
+"""aidjit demo: the MLP of workloads W2 (inference) and W3 (training step), three ways.
 
-Each compiled function is checked against eager execution (aidjit's numpy-backed tape) and timed
-against it; the training step — forward, cross-entropy and all six gradients — is one native
-function. Run: `python examples/demo.py`.
+Each workload's float32 inputs go through a hand-written numpy version, aidjit eager (the aidjit
+function on Tensors, run op by op by numpy and recorded on aidjit's autodiff tape) and
+`aidjit.compile` (the whole function — for W3 forward, cross-entropy and all six gradients — as one
+native C function). The output says what each column is; the compiled results are checked against
+the tape's, and all three against the numpy version run in float64. The workloads are the
+benchmark's own (bench/workloads.py), so the demo and `python bench/run.py` measure the same code;
+the benchmark adds PyTorch and JAX columns when they are installed.
+
+Threads: aidjit's generated C runs on one thread, so numpy's BLAS is pinned to one thread too,
+before numpy is imported. Otherwise numpy's matmuls would use every core (and fight other
+processes for them) while the compiled code uses one, and the ratios would measure thread counts
+rather than code. The thread counts in force are printed. Run: `python examples/demo.py` (about
+10 s; compiled kernels are cached on disk, so later runs skip gcc).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-import numpy as np
+BLAS_THREADS = 1  # aidjit's C is single-threaded: its cflags have no -fopenmp (printed below)
+# Read by OpenBLAS, OpenMP and MKL when numpy loads them, so this must precede `import numpy`.
+os.environ.update(
+    dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), str(BLAS_THREADS))
+)
+# The benchmark's modules import each other by bare name (they run as scripts from bench/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import aidjit
-from aidjit import ops
+import numpy as np  # noqa: E402
+from machine import aidjit_threads, blas_threads  # noqa: E402
+from timing import Column, Settings, measure  # noqa: E402
+from workloads import BY_ID, MLP_SIZES, Workload, flatten  # noqa: E402
 
-SIZES = (784, 256, 256, 10)
+import aidjit  # noqa: E402
+from aidjit import Tensor  # noqa: E402
+from aidjit.runtime.toolchain import find_toolchain  # noqa: E402
 
-
-def init_params(rng: np.random.Generator) -> list[np.ndarray]:
-    params = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:], strict=True):
-        params.append((rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32))
-        params.append(np.zeros(fan_out, np.float32))
-    return params
-
-
-def logits(x: Any, w1: Any, b1: Any, w2: Any, b2: Any, w3: Any, b3: Any) -> Any:
-    h = ops.relu(x @ w1 + b1)
-    h = ops.relu(h @ w2 + b2)
-    return h @ w3 + b3
-
-
-def mlp(x: Any, *params: Any) -> Any:
-    return ops.softmax(logits(x, *params))
-
-
-def loss(w1: Any, b1: Any, w2: Any, b2: Any, w3: Any, b3: Any, x: Any, labels: Any) -> Any:
-    return ops.cross_entropy(logits(x, w1, b1, w2, b2, w3, b3), labels)
-
-
-train_step = aidjit.value_and_grad(loss, argnums=(0, 1, 2, 3, 4, 5))
-
-
-def median_ms(fn: Callable[[], Any], budget_s: float = 0.5) -> float:
-    fn()
-    times = []
-    deadline = time.perf_counter() + budget_s
-    while time.perf_counter() < deadline or len(times) < 5:
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
+DEMO_WORKLOADS = ("W2a", "W2b", "W3")
+# Between bench/timing.py's QUICK and FULL: stable medians in about a second per workload.
+TIMING = Settings(repeats=15, min_samples=5, min_sample_s=0.005, warmup_s=0.05, budget_s=0.3)
+# Compiled vs tape: the same float32 arithmetic summed in another order (C loops vs BLAS).
+MATCH_RTOL, MATCH_ATOL = 2e-4, 2e-5
+LEGEND = {
+    "numpy": "hand-written numpy (W3: its backward derived by hand), median ms per call",
+    "tape": "aidjit eager: aidjit's ops on Tensors, each run at once by numpy and recorded on\n"
+    "            aidjit's autodiff tape (W3: value_and_grad called eagerly), median ms per call",
+    "compiled": "aidjit.compile(fn, *inputs) called with numpy arrays: one native C function\n"
+    "            (W3: forward and backward), median ms per call",
+    "vs numpy": "speed-up of compiled over numpy: numpy ms / compiled ms (<1x: compiled is slower)",
+    "vs tape": "speed-up of compiled over the tape: tape ms / compiled ms",
+    "check": f"compiled results equal the tape's (rtol {MATCH_RTOL:g}, atol {MATCH_ATOL:g}); "
+    "all three columns\n            equal the numpy version run in float64",
+}
 
 
-def as_list(result: Any) -> list[np.ndarray]:
-    if isinstance(result, tuple):
-        return [a for item in result for a in as_list(item)]
-    return [np.asarray(result)]
+@contextlib.contextmanager
+def blas_pinned() -> Iterator[None]:
+    """Pin through threadpoolctl too when it is installed (it is not an aidjit dependency): that
+    holds even if numpy was loaded before this script could set the environment."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        yield
 
 
-def report(name: str, fn: Callable[..., Any], eager: Callable[..., Any], args: list[Any]) -> None:
-    start = time.perf_counter()
-    compiled = aidjit.compile(fn, *args)
-    compile_ms = (time.perf_counter() - start) * 1e3
-    for got, want in zip(as_list(compiled(*args)), as_list(eager(*args)), strict=True):
-        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
-    eager_ms = median_ms(lambda: eager(*args))
-    compiled_ms = median_ms(lambda: compiled(*args))
-    print(
-        f"{name:<28} eager {eager_ms:8.3f} ms   compiled {compiled_ms:8.3f} ms   "
-        f"speed-up {eager_ms / compiled_ms:6.1f}x   (compile {compile_ms:.0f} ms, "
-        f"cache {compiled.stats.cache}, {compiled.stats.ops_before} -> "
-        f"{compiled.stats.ops_after} graph ops)"
+def thread_report() -> str:
+    threads = blas_threads()
+    numpy_part = "unknown (not OpenBLAS)" if threads is None else str(threads)
+    report = f"numpy BLAS {numpy_part}, aidjit compiled {aidjit_threads(find_toolchain().cflags)}"
+    if threads not in (None, BLAS_THREADS):
+        report += (
+            f"\nWARNING: numpy's BLAS runs {threads} threads, not {BLAS_THREADS}: not like for like"
+        )
+    return report
+
+
+def to_numpy(leaf: Any) -> np.ndarray:
+    return leaf.numpy() if isinstance(leaf, Tensor) else np.asarray(leaf)
+
+
+def checked_difference(
+    got: list[np.ndarray], want: list[np.ndarray], rtol: float, atol: float, what: str
+) -> float:
+    """Largest |got - want| over all outputs; raises naming the output that is out of tolerance."""
+    for index, (a, b) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"{what}, output {index}")
+    return max(float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(got, want, strict=True))
+
+
+def run_workload(workload: Workload) -> tuple[dict[str, float], float, str]:
+    """(median ms per column, max |compiled - tape|, compile summary) for one workload."""
+    inputs = workload.inputs()
+    tensors = [Tensor(a) for a in inputs]
+    compiled = aidjit.compile(workload.aidjit_fn, *inputs)
+    calls: dict[str, Callable[[], Any]] = {
+        "numpy": lambda: workload.numpy_fn(*inputs),
+        "tape": lambda: workload.aidjit_fn(*tensors),
+        "compiled": lambda: compiled(*inputs),
+    }
+    outputs = {name: flatten(call(), to_numpy) for name, call in calls.items()}
+    reference = workload.reference(inputs)
+    for name, got in outputs.items():
+        what = f"{workload.id} {name} vs numpy float64"
+        checked_difference(got, reference, workload.rtol, workload.atol, what)
+    versus_tape = checked_difference(
+        outputs["compiled"],
+        outputs["tape"],
+        MATCH_RTOL,
+        MATCH_ATOL,
+        f"{workload.id} compiled vs tape",
     )
+    timings = measure([Column(name, call) for name, call in calls.items()], TIMING)
+    stats = compiled.stats
+    compile_note = (
+        f"{workload.id} {stats.total_ms:.0f} ms (cache {stats.cache}, "
+        f"{stats.ops_before} -> {stats.ops_after} graph ops)"
+    )
+    return {name: timing.median_ms for name, timing in timings.items()}, versus_tape, compile_note
 
 
 def main() -> None:
-    rng = np.random.default_rng(0)
-    params = init_params(rng)
-    print(f"aidjit demo — MLP {' -> '.join(map(str, SIZES))}, float32; results match eager\n")
-    for batch in (1, 256):
-        x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
-        eager_mlp = lambda *a: mlp(*[aidjit.Tensor(v) for v in a]).numpy()  # noqa: E731
-        report(f"W2 MLP inference, batch {batch}", mlp, eager_mlp, [x, *params])
-    x = rng.standard_normal((64, SIZES[0])).astype(np.float32)
-    labels = rng.integers(0, SIZES[-1], size=64).astype(np.int64)
-    report("W3 training step, batch 64", train_step, train_step, [*params, x, labels])
+    sizes = " -> ".join(map(str, MLP_SIZES))
+    print(f"aidjit demo: MLP {sizes}, float32 (workloads W2, W3 of bench/workloads.py)")
+    print(f"threads: {thread_report()}\n")
+    print("\n".join(f"  {name:<9} {text}" for name, text in LEGEND.items()) + "\n")
+    columns = f"{'numpy':>8}{'tape':>8}{'compiled':>10}{'vs numpy':>10}{'vs tape':>9}"
+    print(f"{'workload':<28}{columns}  check")
+    compile_notes = []
+    with blas_pinned():
+        for workload_id in DEMO_WORKLOADS:
+            workload = BY_ID[workload_id]
+            ms, versus_tape, compile_note = run_workload(workload)
+            compile_notes.append(compile_note)
+            print(
+                f"{workload.id + ' ' + workload.title:<28}{ms['numpy']:8.3f}{ms['tape']:8.3f}"
+                f"{ms['compiled']:10.3f}{ms['numpy'] / ms['compiled']:9.2f}x"
+                f"{ms['tape'] / ms['compiled']:8.2f}x  ok, max |compiled - tape| {versus_tape:.1e}"
+            )
+    print(
+        "\naidjit.compile time (trace, optimise, lower, emit C, build or fetch from cache, load):"
+    )
+    print("\n".join(f"  {note}" for note in compile_notes))
 
 
 if __name__ == "__main__":

@@ -21,10 +21,11 @@ Bufferizes each function and lowers every graph op through the template of its f
     }
 
 Conventions the runtime relies on: inputs keep their order, one output buffer per result is
-appended (`%out0`, ...), functions return nothing. Intermediates are `memref.alloc`ed and
-`memref.dealloc`ed right after their last use. Splat constants never get a buffer: loads from
-them become `arith.constant`s in the loop body, and layout ops on them stay splats; other
-constants become private `memref.global`s.
+appended (`%out0`, ...), functions return nothing, and every output buffer is written (a result
+no loop wrote there, such as a splat, a constant or an argument, is copied in at the end).
+Intermediates are `memref.alloc`ed and `memref.dealloc`ed right after their last use. Splat
+constants never get a buffer: loads from them become `arith.constant`s in the loop body, and
+layout ops on them stay splats; other constants become private `memref.global`s.
 
 Families share templates that differ only in a table entry: elementwise ops in their scalar body,
 reductions in (initial value, combine, finalize), layout ops in their index map. Matmul runs
@@ -47,6 +48,7 @@ from xdsl.dialects.builtin import (
     FloatAttr,
     IndexType,
     IntegerAttr,
+    IntegerType,
     MemRefType,
     ModuleOp,
     StringAttr,
@@ -60,6 +62,7 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
+from aidjit.diagnostics import blame
 from aidjit.dialects import graph
 from aidjit.errors import UnsupportedError
 
@@ -74,7 +77,9 @@ class Buffer:
 
 @dataclass(frozen=True)
 class Splat:
-    value: float
+    """A tensor holding one value everywhere: an `int` for integer tensors, else a `float`."""
+
+    value: int | float
     shape: tuple[int, ...]
 
 
@@ -140,7 +145,10 @@ class FunctionLowering:
     def index(self, value: int) -> SSAValue:
         return self._hoist(("index", value), IntegerAttr(value, IndexType()))
 
-    def scalar(self, value: float, type_: Attribute) -> SSAValue:
+    def scalar(self, value: int | float, type_: Attribute) -> SSAValue:
+        """An `arith.constant` of element type `type_`: an integer or a float attribute."""
+        if isinstance(type_, IntegerType):
+            return self._hoist(("int", int(value)), IntegerAttr(int(value), type_))
         # Keyed on repr so 0.0 and -0.0 (equal as floats) stay distinct constants.
         return self._hoist(("float", repr(float(value))), FloatAttr(float(value), type_))
 
@@ -198,7 +206,7 @@ class FunctionLowering:
                 for value in last_use.get(position, ()):
                     self._release(value, destinations)
             for index, value in enumerate(returned.arguments):
-                if destinations.get(value) != self.outputs[index]:
+                if not self._holds(value, self.outputs[index]):
                     self._copy(self.values[value], self.outputs[index], value.type)
             for value in last_use.get(len(ops) - 1, ()):
                 self._release(value, destinations)
@@ -213,8 +221,21 @@ class FunctionLowering:
             module_block.insert_op_before(op, self.source)
         return self.target
 
+    def _holds(self, value: SSAValue, output: SSAValue) -> bool:
+        """Whether lowering `value` wrote it into `output`.
+
+        Not the same as `value` having `output` as its destination: a template may answer
+        with a splat and write nothing (a layout op of a splat constant), and then the output
+        must still be filled.
+        """
+        operand = self.values[value]
+        return isinstance(operand, Buffer) and operand.memref == output
+
     def _output_destinations(self, returned: func.ReturnOp) -> dict[SSAValue, SSAValue]:
-        """Results computed by an op are written straight into their output buffer."""
+        """Results computed by an op may be written straight into their output buffer.
+
+        Only a proposal: `lower` checks with `_holds` that the op did write there.
+        """
         destinations: dict[SSAValue, SSAValue] = {}
         for index, value in enumerate(returned.arguments):
             owner = value.owner
@@ -255,7 +276,7 @@ class FunctionLowering:
             return
         handler = next((h for family, h in FAMILY_TEMPLATES if isinstance(op, family)), None)
         if handler is None:
-            raise UnsupportedError(f"convert-graph-to-loops: no lowering for {op.name}")
+            raise blame(UnsupportedError(f"convert-graph-to-loops: no lowering for {op.name}"), op)
         result = op.results[0]
         operands = [self.values[v] for v in op.operands]
         splat = handler.splat(self, op, operands)
@@ -342,6 +363,29 @@ def _sigmoid(lowering: FunctionLowering, type_: Attribute, x: SSAValue) -> SSAVa
     return arith.AddfOp(arith.MulfOp(tanh, half).result, half).result
 
 
+def _cast(lowering: FunctionLowering, type_: Attribute, x: SSAValue) -> SSAValue:
+    """x converted to `type_` (f32, f64, i64): C's conversions, which are numpy's astype."""
+    source = x.type
+    if source == type_:
+        return x
+    if isinstance(type_, IntegerType):
+        return arith.FPToSIOp(x, type_).result  # truncates toward zero
+    if isinstance(source, IntegerType):
+        return arith.SIToFPOp(x, type_).result
+    widen = type_ == f64
+    return (arith.ExtFOp(x, type_) if widen else arith.TruncFOp(x, type_)).result
+
+
+def _select(lowering: FunctionLowering, condition: SSAValue, x: SSAValue, y: SSAValue) -> SSAValue:
+    """x where condition is nonzero (nan too: `une`), else y: a select, never a blend."""
+    zero = lowering.scalar(0, condition.type)
+    if isinstance(condition.type, IntegerType):
+        nonzero = arith.CmpiOp(condition, zero, "ne").result
+    else:
+        nonzero = arith.CmpfOp(condition, zero, "une").result
+    return arith.SelectOp(nonzero, x, y).result
+
+
 ELEMENTWISE_BODIES: dict[str, ScalarBody] = {
     "graph.negate": lambda lw, t, a: arith.NegfOp(a[0]).result,
     "graph.abs": lambda lw, t, a: mathd.AbsFOp(a[0]).result,
@@ -363,6 +407,10 @@ ELEMENTWISE_BODIES: dict[str, ScalarBody] = {
     "graph.greater_equal": lambda lw, t, a: _select_mask(
         lw, t, arith.CmpfOp(a[0], a[1], "oge").result
     ),
+    "graph.equal": lambda lw, t, a: _select_mask(lw, t, arith.CmpfOp(a[0], a[1], "oeq").result),
+    "graph.not_equal": lambda lw, t, a: _select_mask(lw, t, arith.CmpfOp(a[0], a[1], "une").result),
+    "graph.where": lambda lw, t, a: _select(lw, a[0], a[1], a[2]),
+    "graph.astype": lambda lw, t, a: _cast(lw, t, a[0]),
 }
 
 
@@ -378,8 +426,13 @@ class ElementwiseTemplate(Template):
         element = type_.get_element_type()
         shape = tuple(type_.get_shape())
 
+        # Operands may have their own element type (where's condition, astype's input).
+        types = [value.type.get_element_type() for value in op.operands]
+
         def store(ivs: list[SSAValue]) -> None:
-            args = [lw.load_broadcast(o, shape, ivs, element) for o in operands]
+            args = [
+                lw.load_broadcast(o, shape, ivs, t) for o, t in zip(operands, types, strict=True)
+            ]
             memref.StoreOp.get(body(lw, element, args), dest, ivs)
 
         lw.loop_nest(shape, store)
@@ -480,6 +533,12 @@ def _reshape_indices(
     return indices
 
 
+def _strided_index(lw: FunctionLowering, iv: SSAValue, first: int, stride: int) -> SSAValue:
+    """first + iv * stride, leaving out a unit stride and a zero offset."""
+    index = iv if stride == 1 else arith.MuliOp(iv, lw.index(stride)).result
+    return index if first == 0 else arith.AddiOp(index, lw.index(first)).result
+
+
 def _layout_indices(
     lw: FunctionLowering, op: Operation, in_shape: tuple[int, ...], ivs: list[SSAValue]
 ) -> list[SSAValue]:
@@ -493,6 +552,9 @@ def _layout_indices(
         return broadcast_indices(in_shape, out_shape, ivs, lw.index(0))
     if isinstance(op, graph.ReshapeOp):
         return _reshape_indices(lw, in_shape, out_shape, ivs)
+    if isinstance(op, graph.SliceOp):
+        steps = zip(ivs, op.start.get_values(), op.strides.get_values(), strict=True)
+        return [_strided_index(lw, iv, first, stride) for iv, first, stride in steps]
     raise UnsupportedError(f"convert-graph-to-loops: no index map for {op.name}")
 
 
@@ -536,6 +598,25 @@ class OneHotTemplate(Template):
         lw.loop_nest(tuple(op.results[0].type.get_shape()), body)
 
 
+class PadTemplate(Template):
+    """out = 0; out[low + i * (interior + 1)] = in[i]: a fill, then a loop over the input."""
+
+    @staticmethod
+    def emit(lw: FunctionLowering, op: Operation, operands: list[Operand], dest: SSAValue) -> None:
+        assert isinstance(op, graph.PadOp)
+        (source,) = operands
+        element = op.result.type.get_element_type()
+        lw.fill(dest, tuple(op.result.type.get_shape()), lw.scalar(0, element))
+        params = op.params()
+
+        def body(ivs: list[SSAValue]) -> None:
+            steps = zip(ivs, params["low"], params["interior"], strict=True)
+            out_ivs = [_strided_index(lw, iv, low, gap + 1) for iv, low, gap in steps]
+            memref.StoreOp.get(lw.load(source, ivs, element), dest, out_ivs)
+
+        lw.loop_nest(source.shape, body)
+
+
 FAMILY_TEMPLATES: tuple[tuple[type[Operation], type[Template]], ...] = (
     (graph.ElementwiseUnaryOp, ElementwiseTemplate),
     (graph.ElementwiseBinaryOp, ElementwiseTemplate),
@@ -543,6 +624,9 @@ FAMILY_TEMPLATES: tuple[tuple[type[Operation], type[Template]], ...] = (
     (graph.MatmulOp, MatmulTemplate),
     (graph.LayoutOp, LayoutTemplate),
     (graph.OneHotOp, OneHotTemplate),
+    (graph.PadOp, PadTemplate),
+    (graph.WhereOp, ElementwiseTemplate),
+    (graph.AstypeOp, ElementwiseTemplate),
 )
 
 
@@ -577,12 +661,13 @@ def _check_tensor_types(function: func.FuncOp) -> None:
         if not isinstance(type_, TensorType):
             continue
         where = f"convert-graph-to-loops: @{function.sym_name.data}"
+        at = value.owner if isinstance(value.owner, Operation) else function
         if any(dim < 0 for dim in type_.get_shape()):
-            raise UnsupportedError(f"{where}: dynamic shape in {type_}; aidjit needs static shapes")
+            message = f"{where}: dynamic shape in {type_}; aidjit needs static shapes"
+            raise blame(UnsupportedError(message), at)
         if type_.get_element_type() not in (f32, f64, i64):
-            raise UnsupportedError(
-                f"{where}: element type of {type_} is not supported; use f32, f64 or i64"
-            )
+            message = f"{where}: element type of {type_} is not supported; use f32, f64 or i64"
+            raise blame(UnsupportedError(message), at)
 
 
 def _has_tensors(function: func.FuncOp) -> bool:

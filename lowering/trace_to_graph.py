@@ -10,11 +10,14 @@
       }
     }
 
-Concrete tensors the trace touched become `graph.constant` ops, one per tensor object.
+Concrete tensors the trace touched become `graph.constant` ops, one per tensor object: a
+closed-over array is baked into the compiled code, and changing it later has no effect. A large
+one also makes compiling slow (a 784x256 weight is megabytes of C), so it logs a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from xdsl.builder import ImplicitBuilder
@@ -25,6 +28,11 @@ from xdsl.ir import SSAValue
 from aidjit.autodiff.tensor import Tensor
 from aidjit.autodiff.trace import Trace
 from aidjit.dialects.graph import OP_FOR_PRIMITIVE, ConstantOp, tensor_type
+
+logger = logging.getLogger("aidjit")
+
+LARGE_CONSTANT_BYTES = 1 << 20
+"""A captured array above this size is worth passing as an argument instead."""
 
 
 def symbol_name(name: str) -> str:
@@ -44,6 +52,7 @@ def trace_to_module(trace: Trace) -> ModuleOp:
 
     def value_of(tensor: Tensor) -> SSAValue:
         if id(tensor) not in values:
+            _warn_if_large(tensor, trace.name)
             values[id(tensor)] = ConstantOp.from_numpy(tensor.numpy()).result
         return values[id(tensor)]
 
@@ -58,3 +67,17 @@ def trace_to_module(trace: Trace) -> ModuleOp:
             values[id(node.output)] = op.results[0]
         func.ReturnOp(*[value_of(out) for out in trace.outputs])
     return ModuleOp([function])
+
+
+def _warn_if_large(tensor: Tensor, name: str) -> None:
+    size = tensor.numpy().nbytes
+    if size <= LARGE_CONSTANT_BYTES:
+        return
+    logger.warning(
+        "%s: a concrete %s (%.1f MiB) is baked into the compiled code as a constant; if it is a "
+        "captured (closed-over) array, pass it as an argument instead: compiling is faster, and "
+        "later changes to it are seen",
+        name,
+        tensor.spec,
+        size / (1 << 20),
+    )

@@ -16,14 +16,21 @@ directory and ``os.replace``s it into place, so no process ever sees a half-writ
 files are left in place: deleting them would let two processes hold "the" lock on different
 inodes. A damaged entry is rebuilt, not loaded: before a disk hit the ``.so`` must match its
 digest (so garbage is never handed to dlopen) and must dlopen.
+
+Environment faults: a cache directory that cannot be created or written (a path under a regular
+file, no permission, a full disk: any OSError) is reported with a ``RuntimeWarning`` naming it,
+and this process builds in a private temporary directory instead (removed at exit). Only if that
+fails too does a build raise :class:`aidjit.CacheError`; never a raw OSError.
 """
 
+import atexit
 import fcntl
-import functools
 import hashlib
 import json
 import os
-import platform
+import shutil
+import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,8 +38,9 @@ from pathlib import Path
 from typing import Literal
 
 from aidjit.debug import debug_log
+from aidjit.errors import AidjitError, CacheError
 from aidjit.runtime.loader import LibraryLoadError, load_library
-from aidjit.runtime.toolchain import Toolchain, compile_shared
+from aidjit.runtime.toolchain import Toolchain, compile_shared, host_fingerprint
 
 CACHE_VERSION = "1"
 ENV_VAR = "AIDJIT_CACHE_DIR"
@@ -44,6 +52,11 @@ Hit = Literal["memory", "disk", "miss"]
 # so moving AIDJIT_CACHE_DIR never serves a path from the old one).
 _verified: set[Path] = set()
 
+# Where builds go, by configured directory: itself once it proved usable, else its fallback.
+_directories: dict[Path, Path] = {}
+# Private temporary directories standing in for unusable configured ones.
+_fallbacks: set[Path] = set()
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -54,7 +67,7 @@ class BuildResult:
     hit: Hit
 
 
-def cache_dir() -> Path:
+def configured_cache_dir() -> Path:
     """Return ``$AIDJIT_CACHE_DIR`` if set, else ``~/.cache/aidjit`` (read on every call)."""
     configured = os.environ.get(ENV_VAR)
     if configured:
@@ -62,11 +75,27 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "aidjit"
 
 
+def cache_dir() -> Path:
+    """The directory builds go to: the configured one, created and checked writable on first use.
+
+    If it is unusable, a private temporary directory instead (with a warning); raises
+    CacheError if that cannot be made either.
+    """
+    configured = configured_cache_dir()
+    if configured not in _directories:
+        try:
+            _check_writable(configured)
+            _directories[configured] = configured
+        except OSError as error:
+            _abandon(configured, error)
+    return _directories[configured]
+
+
 def cache_key(c_source: str, toolchain: Toolchain) -> str:
     """Return the sha256 hex digest identifying the shared object built from ``c_source``."""
     # Placeholder paths: the key must not depend on where the files happen to be written.
     command = toolchain.command(Path("<source>.c"), Path("<output>.so"))
-    material = [CACHE_VERSION, c_source, command, toolchain.version, _host_fingerprint()]
+    material = [CACHE_VERSION, c_source, command, toolchain.version, host_fingerprint()]
     return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
@@ -77,8 +106,25 @@ def build(c_source: str, toolchain: Toolchain) -> BuildResult:
     source does not compile.
     """
     key = cache_key(c_source, toolchain)
-    so_path = cache_dir() / key[:2] / f"{key}.so"
     debug_log(3, f"C source for {key}:\n{c_source}")
+    while True:  # at most twice: the configured directory, then its fallback
+        directory = cache_dir()
+        try:
+            return _build_in(directory, key, c_source, toolchain)
+        except OSError as error:
+            if isinstance(error, AidjitError):
+                raise
+            _abandon(directory, error)
+
+
+def clear_memory_cache() -> None:
+    """Forget what this process learnt (verified entries, unusable directories): check again."""
+    _verified.clear()
+    _directories.clear()
+
+
+def _build_in(directory: Path, key: str, c_source: str, toolchain: Toolchain) -> BuildResult:
+    so_path = directory / key[:2] / f"{key}.so"
     if so_path in _verified and so_path.is_file():
         debug_log(4, f"cache hit (memory): {so_path}")
         return BuildResult(so_path, key, "memory")
@@ -87,9 +133,41 @@ def build(c_source: str, toolchain: Toolchain) -> BuildResult:
     return BuildResult(so_path, key, hit)
 
 
-def clear_memory_cache() -> None:
-    """Forget which entries this process has verified, so the next build checks the disk."""
-    _verified.clear()
+def _check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and write (then delete) a file in it; raise OSError if not."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-", suffix=".tmp"):
+        pass
+
+
+def _abandon(directory: Path, error: OSError) -> None:
+    """Stop using ``directory`` after ``error``: warn and switch to a private temporary one.
+
+    Raises CacheError if ``directory`` already is the fallback, or no fallback can be made.
+    """
+    configured = configured_cache_dir()
+    if directory in _fallbacks:
+        raise CacheError(
+            f"kernel cache: neither {ENV_VAR}={str(configured)!r} nor the private temporary "
+            f"directory {directory} is usable ({error}); set {ENV_VAR} to a writable directory"
+        ) from error
+    try:
+        fallback = Path(tempfile.mkdtemp(prefix="aidjit-cache-"))
+    except OSError as second:
+        raise CacheError(
+            f"kernel cache: {ENV_VAR}={str(configured)!r} is unusable ({error}) and no private "
+            f"temporary directory can be made ({second}); set {ENV_VAR} to a writable directory"
+        ) from second
+    atexit.register(shutil.rmtree, fallback, ignore_errors=True)
+    _fallbacks.add(fallback)
+    _directories[configured] = fallback
+    warnings.warn(
+        f"aidjit: kernel cache directory {str(directory)!r} is unusable ({error}); this process "
+        f"builds in the private temporary directory {fallback} instead (removed at exit). "
+        f"Set {ENV_VAR} to a writable directory to keep compiled kernels between runs.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _build_on_disk(c_source: str, toolchain: Toolchain, so_path: Path) -> Hit:
@@ -112,7 +190,7 @@ def _is_valid(so_path: Path) -> bool:
     try:
         expected = so_path.with_suffix(".sha256").read_text().strip()
         actual = hashlib.sha256(so_path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+    except OSError:  # missing, or unreadable: build it (a write that fails too is reported)
         return False
     if actual != expected:
         debug_log(4, f"cache entry damaged (digest mismatch), rebuilding: {so_path}")
@@ -159,14 +237,3 @@ def _locked(lock_path: Path) -> Iterator[None]:
     with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
-
-
-@functools.cache
-def _host_fingerprint() -> str:
-    """Describe the CPU features -march=native compiles for (architecture and feature flags)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    features = next((line for line in lines if line.startswith(("flags", "Features"))), "")
-    return f"{platform.machine()} {features}"

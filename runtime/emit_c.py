@@ -335,17 +335,34 @@ _LIBMVEC_GUARD = """\
 
 # Helpers are written once over `$T` (the C type) and `$ty` (its short name). They are
 # branch-free selects, which gcc -O3 vectorises inside loops.
+#
+# maximumf/minimumf test no sign bit (`signbit`, `copysign`): gcc 12.2 (Debian 12.2.0-14) at
+# -O3 with AVX-512VL (-march=native on Rocket Lake, -march=skylake-avx512, -mavx512f) crashes
+# with "internal compiler error: in eliminate_stmt, at tree-ssa-sccvn.cc:6459" when it
+# vectorises `signbit(a)` for an `a` it knows is non-negative. Reproducer (`gcc -O3 -mavx512f
+# -c`), the shape of `ops.relu(ops.abs(x))` on 16 floats:
+#     #include <math.h>
+#     void f(const float *restrict x, float *restrict y) {
+#         float t[16];
+#         for (int i = 0; i < 16; i++) t[i] = fabsf(x[i]);
+#         for (int i = 0; i < 16; i++) {
+#             float a = t[i], b = 0.0f;
+#             float larger = (a > b || (a == b && !signbit(a))) ? a : b;
+#             y[i] = (isnan(a) || isnan(b)) ? a + b : larger; } }
+# Instead the two zeros are told apart by arithmetic: of +0 and -0, `a + b` is -0 only when
+# both are -0 (the maximum) and `-(-a - b)` is +0 only when both are +0 (the minimum).
+# runtime/toolchain.py compiles and runs these helpers on that shape once per compiler.
 _HELPERS: dict[str, Template] = {
     "maximum": Template("""\
 /* arith.maximumf: NaN if either operand is NaN (like np.maximum); -0.0 < +0.0. */
 static inline $T aidjit_maximum_$ty($T a, $T b) {
-    const $T larger = (a > b || (a == b && !signbit(a))) ? a : b;
+    const $T larger = (a == 0 && b == 0) ? a + b : (a > b ? a : b);
     return (isnan(a) || isnan(b)) ? a + b : larger;
 }"""),
     "minimum": Template("""\
 /* arith.minimumf: NaN if either operand is NaN (like np.minimum); -0.0 < +0.0. */
 static inline $T aidjit_minimum_$ty($T a, $T b) {
-    const $T smaller = (a < b || (a == b && signbit(a))) ? a : b;
+    const $T smaller = (a == 0 && b == 0) ? -(-a - b) : (a < b ? a : b);
     return (isnan(a) || isnan(b)) ? a + b : smaller;
 }"""),
     "floordiv": Template("""\
@@ -357,7 +374,8 @@ static inline $T aidjit_floordiv_$ty($T a, $T b) {
 }
 
 
-def _helper_definition(helper: str, c_type: str) -> str:
+def helper_definition(helper: str, c_type: str) -> str:
+    """The C definition of `_HELPERS[helper]` for `c_type` (also compiled by the self-test)."""
     return _HELPERS[helper].substitute(T=c_type, ty=_SHORT_NAMES[c_type])
 
 
@@ -630,16 +648,34 @@ def _emit_function(func_op: func.FuncOp, needs: _ModuleNeeds) -> list[str]:
     return [f"{c_prototype(func_op)} {{", *emitter.lines, "}"]
 
 
+# Globals are neither `static` nor `const`, and hidden: gcc 12.2 (Debian 12.2.0-14) with
+# -march=native on an AVX-512 machine (Rocket Lake; -march=skylake-avx512 too, or -mavx512f
+# -mavx512vl -mtune=skylake-avx512) miscompiles a vectorised copy out of an array whose
+# initializer it knows: it folds the loads into vector constants and emits the second one
+# wrongly as a broadcast. Reproducer (`gcc -O3 -march=native`; y[6] comes back 1):
+#     static const double c[9] = {1, 1, 0, 1, 1, 1, 0, 0, 1};
+#     void copy(double *restrict y) { for (long i = 0; i < 9; i++) y[i] = c[i]; }
+# Correct at -O3, -O3 -mavx512f, -mtune=generic, -fno-tree-loop-vectorize. Dropping only
+# `const` is not enough (gcc still proves a `static` array read-only and folds it); a global
+# with external linkage may be written by another translation unit, so gcc never folds loads
+# from it. Hidden visibility keeps it out of the shared object's symbol table (no clash between
+# loaded kernels, no GOT indirection). The data still arrives by plain loads, as a large
+# constant always did. runtime/toolchain.py re-checks this shape once per compiler.
+GLOBAL_STORAGE = '__attribute__((visibility("hidden")))'
+
+
 def _emit_global(op: memref.GlobalOp) -> list[str]:
-    """`static const float cst0[4] = {...};`; a rank-0 or empty global still gets one slot."""
+    """`<GLOBAL_STORAGE> float cst0[4] = {...};`; a rank-0 or empty global still gets one slot.
+
+    A `constant` global is only ever read through a `const` pointer (see `_emit_get_global`).
+    """
     if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):
         raise _unsupported(op, "a global without a dense initial value")
     memref_type = _memref_type(op.type, op)
     element_type = _c_type(memref_type.get_element_type(), op)
     values = [_literal(value, element_type) for value in op.initial_value.get_values()] or ["0"]
-    qualifier = "static const" if op.constant is not None else "static"
     name = c_identifier(op.sym_name.data)
-    head = f"{qualifier} {element_type} {name}[{max(memref_type.element_count(), 1)}] = {{"
+    head = f"{GLOBAL_STORAGE} {element_type} {name}[{max(memref_type.element_count(), 1)}] = {{"
     per_line = 8
     if len(values) <= per_line:
         return [f"{head}{', '.join(values)}}};"]
@@ -688,7 +724,7 @@ def emit_c(module: ModuleOp) -> str:
         [_INCLUDES],
         _libm_declarations(needs),
         [_ALIGNED_ALLOC] if needs.allocates else [],
-        [_helper_definition(helper, c_type) for helper, c_type in needs.helpers],
+        [helper_definition(helper, c_type) for helper, c_type in needs.helpers],
         *globals_,
         *functions,
     ]

@@ -61,6 +61,17 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (x - mu) / np.sqrt(var + 1e-5) * w + b
 
 
+def _pad(x: np.ndarray, low: tuple, high: tuple, interior: tuple) -> np.ndarray:
+    """Zero padding with gaps between elements, built by strided assignment."""
+    shape = [
+        lo + hi + d + (d - 1) * i for d, lo, hi, i in zip(x.shape, low, high, interior, strict=True)
+    ]
+    out = np.zeros(shape, x.dtype)
+    widths = zip(x.shape, low, interior, strict=True)
+    out[tuple(slice(lo, lo + d * (i + 1), i + 1) for d, lo, i in widths)] = x
+    return out
+
+
 def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     log_p = logits - logits.max(-1, keepdims=True)
     log_p = log_p - np.log(np.exp(log_p).sum(-1, keepdims=True))
@@ -110,7 +121,85 @@ CASES: list[Case] = [
         "distinct",
         differentiable=False,
     ),
+    Case(
+        "equal",
+        lambda x, y: ops.equal(x, ops.maximum(x, y)),
+        lambda x, y: (x == np.maximum(x, y)).astype(x.dtype),
+        ((3, 4), (4,)),
+        "distinct",
+        differentiable=False,
+    ),
+    Case(
+        "not_equal",
+        lambda x, y: ops.not_equal(ops.minimum(x, y), y),
+        lambda x, y: (np.minimum(x, y) != y).astype(x.dtype),
+        ((3, 4), (3, 4)),
+        "distinct",
+        differentiable=False,
+    ),
+    Case(
+        "comparison_operators",
+        lambda x, y: (x < y) + (x <= 0.5) * 2.0 + (x > y) * 4.0 + (y >= x) * 8.0 + (x == x) * 16,
+        lambda x, y: (
+            (x < y) + (x <= 0.5) * 2.0 + (x > y) * 4.0 + (y >= x) * 8.0 + (x == x) * 16
+        ).astype(x.dtype),
+        ((3, 4), (3, 1)),
+        "distinct",
+        differentiable=False,
+    ),
+    # where: a float mask or an int64 condition, numpy broadcasting of all three
+    Case(
+        "where_mask",
+        lambda x, y: ops.where(x > y, x * 2.0, y),
+        lambda x, y: np.where(x > y, x * 2, y),
+        ((3, 4), (4,)),
+        "distinct",
+    ),
+    Case(
+        "where_int_condition",
+        ops.where,
+        lambda c, x, y: np.where(c != 0, x, y),
+        ((3, 1), (4,), (3, 4)),
+        int_inputs={0: 2},
+    ),
+    Case(
+        "where_scalar_branch",
+        lambda x: ops.where(x > 0.0, ops.log(ops.abs(x)), 0.0),
+        lambda x: np.where(x > 0, np.log(np.abs(x)), 0.0),
+        ((3, 4),),
+        "away_from_zero",
+    ),
+    # astype: float <-> float <-> int64
+    Case(
+        "astype_widen",
+        lambda x: ops.astype(ops.astype(x, np.float64) * 3.0, x.dtype),
+        lambda x: (x.astype(np.float64) * 3.0).astype(x.dtype),
+        ((3, 4),),
+    ),
+    Case(
+        # Rounding to float32 defeats float64 finite differences: forward only.
+        "astype_narrow",
+        lambda x: ops.astype(ops.astype(x, np.float32), x.dtype),
+        lambda x: x.astype(np.float32).astype(x.dtype),
+        ((3, 4),),
+        differentiable=False,
+    ),
+    Case(
+        "astype_to_int_truncates",
+        lambda x: ops.astype(x * 3.0, np.int64).astype(x.dtype),
+        lambda x: (x * 3).astype(np.int64).astype(x.dtype),
+        ((3, 4),),
+        differentiable=False,
+    ),
+    Case(
+        "astype_from_int",
+        lambda y, x: x * ops.astype(y, x.dtype),
+        lambda y, x: x * y.astype(x.dtype),
+        ((3, 4), (3, 4)),
+        int_inputs={0: 5},
+    ),
     Case("scalar_operand", lambda x: x * 2.0 + 1.0, lambda x: x * 2 + 1, ((3,),)),
+    Case("int_scalar_operand", lambda x: 3 - x * 2, lambda x: 3 - x * 2, ((3,),)),
     Case(
         "constant_array",
         lambda x: x * np.arange(1.0, 5.0, dtype=x.dtype) - 0.5,
@@ -167,6 +256,27 @@ CASES: list[Case] = [
         lambda x: ops.broadcast_to(x, (2, 3, 4)),
         lambda x: np.broadcast_to(x, (2, 3, 4)),
         ((3, 1),),
+    ),
+    # basic indexing (slice + reshape; its gradient is pad) and pad
+    Case("index_int", lambda x: x[1], lambda x: x[1], ((3, 4),)),
+    Case("index_negative", lambda x: x[-1], lambda x: x[-1], ((3, 4),)),
+    Case("index_columns", lambda x: x[:, 1:3], lambda x: x[:, 1:3], ((3, 4),)),
+    Case("index_step", lambda x: x[::2], lambda x: x[::2], ((5, 2),)),
+    Case("index_ellipsis", lambda x: x[..., -1], lambda x: x[..., -1], ((2, 3, 4),)),
+    Case("index_newaxis", lambda x: x[None, :, np.newaxis], lambda x: x[None, :, None], ((3,),)),
+    Case(
+        "index_combined",
+        lambda x: x[1:, None, ::-2, 2],
+        lambda x: x[1:, None, ::-2, 2],
+        ((3, 5, 4),),
+    ),
+    Case("index_clamped", lambda x: x[-10:10, 3:1], lambda x: x[-10:10, 3:1], ((3, 4),)),
+    Case("index_rank0", lambda x: x[()] * x[...], lambda x: x * x, ((),)),
+    Case(
+        "pad",
+        lambda x: ops.pad(x, (1, 0), (2, 1), (0, 2)),
+        lambda x: _pad(x, (1, 0), (2, 1), (0, 2)),
+        ((2, 3),),
     ),
     # one_hot and composites
     Case(

@@ -36,11 +36,11 @@ def test_jit_decorator_compiles_once_per_signature() -> None:
     for batch in (2, 2, 5):
         inputs = mlp_inputs(batch)
         np.testing.assert_allclose(jitted(*inputs), eager(mlp, *inputs), rtol=1e-5, atol=1e-6)
-    assert len(jitted.versions) == 2
+    assert len(jitted.versions()) == 2
     np.testing.assert_allclose(
         jitted(*mlp_inputs(2, np.float64)), eager(mlp, *mlp_inputs(2, np.float64)), rtol=1e-12
     )
-    assert len(jitted.versions) == 3
+    assert len(jitted.versions()) == 3
 
 
 def test_jit_with_options_as_decorator() -> None:
@@ -49,7 +49,7 @@ def test_jit_with_options_as_decorator() -> None:
         return x * 2.0
 
     np.testing.assert_array_equal(double(np.arange(3, dtype=F32)), [0, 2, 4])
-    assert next(iter(double.versions.values())).options.backend == "interpreter"
+    assert double.versions()[0].compiled.options.backend == "interpreter"
 
 
 def test_compile_exposes_every_stage_and_its_pipeline() -> None:
@@ -174,7 +174,7 @@ def test_value_and_grad_under_jit_is_one_compiled_function() -> None:
     expected_value, expected_grad = aidjit.value_and_grad(loss)(w, x, labels)
     np.testing.assert_allclose(value, expected_value, rtol=1e-5)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-6)
-    compiled = next(iter(step.versions.values()))
+    compiled = step.versions()[0].compiled
     assert len(re.findall(r"^void \w+\(", compiled.ir("c"), re.MULTILINE)) == 1
 
 
@@ -182,12 +182,12 @@ def test_reading_a_traced_value_is_a_clear_error() -> None:
     def peek(x):
         return x * float(x.numpy().sum())
 
-    with pytest.raises(aidjit.UnsupportedError, match="cannot read the value of a traced"):
+    with pytest.raises(aidjit.UnsupportedError, match=r"of a traced tensor<3xf32>"):
         aidjit.compile(peek, np.ones(3, F32))
 
 
 def test_unsupported_argument_dtype() -> None:
-    with pytest.raises(aidjit.DTypeError, match="argument 0: dtype int32 is not supported"):
+    with pytest.raises(aidjit.DTypeError, match="argument 'x': dtype int32 is not supported"):
         aidjit.compile(lambda x: x, np.ones(3, np.int32))
 
 
@@ -273,5 +273,5 @@ def test_jit_inside_jit_is_inlined() -> None:
 
     x = np.linspace(-1, 1, 5).astype(F32)
     np.testing.assert_allclose(outer(x), np.tanh(x) * 2 + np.tanh(3 * x) * 2, rtol=1e-6)
-    assert not inner.versions
-    assert "graph.tanh" in next(iter(outer.versions.values())).ir("graph")
+    assert not inner.versions()
+    assert "graph.tanh" in outer.versions()[0].compiled.ir("graph")

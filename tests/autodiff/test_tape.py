@@ -8,15 +8,95 @@ import pytest
 import aidjit
 from aidjit import GradientTape, Tensor, ops
 
+DTYPES = [np.float32, np.float64]
 
-def test_gradient_of_unwatched_and_unconnected_sources_is_zero() -> None:
-    x, y = Tensor(np.array([1.0, 2.0])), Tensor(np.array([3.0, 4.0]))
-    with GradientTape() as tape:
-        tape.watch(x)
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unconnected_source_gets_none_by_default_and_zeros_on_request(dtype: type) -> None:
+    x = Tensor(np.array([1.0, 2.0], dtype))
+    y = Tensor(np.array([[3.0], [4.0]], dtype))
+    with GradientTape(persistent=True) as tape:
+        tape.watch(x, y)
         z = ops.sum(x * x)
     dx, dy = tape.gradient(z, [x, y])
     np.testing.assert_array_equal(dx, [2.0, 4.0])
-    np.testing.assert_array_equal(dy, [0.0, 0.0])
+    assert dy is None
+    assert tape.gradient(z, y, unconnected_gradients="none") is None
+    zeros = tape.gradient(z, y, unconnected_gradients="zero")
+    assert zeros.shape == (2, 1) and zeros.dtype == dtype and not zeros.any()
+
+
+def test_a_path_through_comparisons_only_is_unconnected() -> None:
+    """As in TensorFlow: a source reached only through ops without a gradient has None."""
+    x = Tensor(np.array([-1.0, 2.0]))
+    with GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        mask = ops.greater(x, 0.0) + ops.sign(x)
+    assert tape.gradient(mask, x) is None
+    np.testing.assert_array_equal(tape.gradient(mask, x, unconnected_gradients="zero"), 0.0)
+
+
+def test_the_target_itself_and_intermediates_are_valid_sources() -> None:
+    x = Tensor(np.array([1.0, 3.0]))
+    with GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        h = x * x
+        y = ops.sum(ops.exp(h))
+    np.testing.assert_allclose(tape.gradient(y, h), np.exp([1.0, 9.0]))
+    np.testing.assert_array_equal(tape.gradient(y, y), 1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unwatched_source_is_an_error_naming_it(dtype: type) -> None:
+    x, w = Tensor(np.ones((1, 2), dtype)), Tensor(np.ones((2, 3), dtype))
+    with GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = ops.sum(x @ w)
+    after = x * 2.0  # computed from a watched tensor, but after the tape closed
+    spec = f"tensor<2x3x{'f32' if dtype == np.float32 else 'f64'}>"
+    with pytest.raises(aidjit.GradientError, match=rf"source 1 \({spec}\) was never watched"):
+        tape.gradient(y, [x, w])
+    with pytest.raises(aidjit.GradientError, match=r"source 0 \(tensor<1x2x"):
+        tape.gradient(y, after)
+    with pytest.raises(aidjit.GradientError, match="source 0 is a ndarray, not an aidjit Tensor"):
+        tape.gradient(y, np.ones(2, dtype))
+    np.testing.assert_array_equal(tape.gradient(y, x), [[3.0, 3.0]])  # errors did not use it up
+
+
+def test_unconnected_gradients_must_be_none_or_zero() -> None:
+    x = Tensor(np.ones(2))
+    with GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(x)
+    with pytest.raises(aidjit.GradientError, match="must be 'none' or 'zero', got 'zeros'"):
+        tape.gradient(y, x, unconnected_gradients="zeros")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unconnected_and_unwatched_sources_under_jit(dtype: type) -> None:
+    seen = {}
+
+    def step(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        with GradientTape(persistent=True) as tape:
+            tape.watch(x, y)
+            loss = ops.sum(ops.tanh(x))
+        seen["none"] = tape.gradient(loss, y)
+        return tape.gradient(loss, [x, y], unconnected_gradients="zero")
+
+    x, y = np.array([0.5, -1.0], dtype), np.array([2.0, 3.0, 4.0], dtype)
+    dx, dy = aidjit.jit(step)(x, y)
+    assert seen["none"] is None
+    np.testing.assert_allclose(dx, 1 - np.tanh(x) ** 2, rtol=1e-6)
+    assert dy.shape == (3,) and dy.dtype == dtype and not dy.any()
+
+    def unwatched(x: Tensor, y: Tensor) -> Tensor:
+        with GradientTape() as tape:
+            tape.watch(x)
+            loss = ops.sum(x * y)
+        return tape.gradient(loss, y)
+
+    with pytest.raises(aidjit.GradientError, match=r"source 0 \(tensor<3x.*never watched"):
+        aidjit.jit(unwatched)(np.ones(3, dtype), y)
 
 
 def test_single_source_returns_one_array() -> None:

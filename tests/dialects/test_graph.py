@@ -49,6 +49,47 @@ def test_splats_store_one_element() -> None:
     assert graph.splat_value(graph.dense_attr(np.arange(3.0))) is None
 
 
+def nan_with_payload(payload: int) -> np.float32:
+    return np.array([0x7FC00000 | payload], np.uint32).view(np.float32)[0]
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.array([-0.0, 0.0, 0.0], np.float32),
+        np.array([0.0, -0.0], np.float64),
+        np.array([nan_with_payload(1), nan_with_payload(2)], np.float32),
+    ],
+    ids=["negative-zero-first", "negative-zero-last", "nan-payloads"],
+)
+def test_values_equal_under_eq_but_not_in_bits_are_no_splat(array: np.ndarray) -> None:
+    attr = graph.dense_attr(array)
+    assert len(attr.data.data) == array.nbytes
+    assert graph.splat_value(attr) is None
+    assert graph.dense_to_numpy(attr).tobytes() == array.tobytes()
+    # xDSL's printer asks `is_splat` too: a printed constant must parse back to the same bits.
+    assert not attr.is_splat()
+    assert "dense<[" in str(attr)
+
+
+@pytest.mark.parametrize(
+    ("array", "expected"),
+    [
+        (np.full(3, -0.0, np.float32), -0.0),
+        (np.zeros(3, np.int64), 0),
+        (np.full(2, 2**60 + 1, np.int64), 2**60 + 1),
+        (np.full(4, np.nan), np.nan),
+    ],
+)
+def test_splat_value_keeps_type_and_sign(array: np.ndarray, expected: float) -> None:
+    attr = graph.dense_attr(array)
+    assert len(attr.data.data) == array.itemsize
+    assert attr.is_splat()
+    value = graph.splat_value(attr)
+    assert type(value) is type(expected)
+    assert np.array(value).tobytes() == np.array(expected).tobytes()
+
+
 def test_build_from_params_and_back() -> None:
     x = Spec((4, 3), F32)
     module = build(

@@ -1,8 +1,10 @@
 """The build cache: keys, memory/disk/miss, other processes, damaged entries, concurrency."""
 
 import dataclasses
+import errno
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import aidjit
+from aidjit import CacheError
 from aidjit.errors import CompilationError
 from aidjit.runtime import cache
 from aidjit.runtime.cache import build, cache_key, clear_memory_cache
@@ -30,11 +34,12 @@ ADD_PROTOTYPE = "void add(const float *a, const float *b, float *out)"
 
 # Run in a fresh interpreter: builds ADD_SOURCE (given as argv[1]) with the default toolchain and
 # prints how the cache answered. AIDJIT_CACHE_DIR and CC come from the inherited environment.
+# No toolchain self-test: its compiles would run through the counting compiler too.
 BUILD_SCRIPT = """\
 import json, sys
 from aidjit.runtime.cache import build
 from aidjit.runtime.toolchain import find_toolchain
-result = build(sys.argv[1], find_toolchain())
+result = build(sys.argv[1], find_toolchain(self_test=False))
 print(json.dumps({"hit": result.hit, "path": str(result.path)}))
 """
 
@@ -75,8 +80,9 @@ def leftovers(directory: Path) -> list[Path]:
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AIDJIT_CACHE_DIR", str(tmp_path / "elsewhere"))
     assert cache.cache_dir() == tmp_path / "elsewhere"
+    assert (tmp_path / "elsewhere").is_dir()  # created on first use
     monkeypatch.delenv("AIDJIT_CACHE_DIR")
-    assert cache.cache_dir() == Path.home() / ".cache" / "aidjit"
+    assert cache.configured_cache_dir() == Path.home() / ".cache" / "aidjit"
 
 
 def test_key_covers_source_flags_version_and_cache_version(
@@ -213,3 +219,104 @@ def test_hits_and_misses_are_logged_at_debug_level_4(
     assert "[aidjit] cache miss" in err
     assert "[aidjit] cache hit (memory)" in err
     assert "void add(" in err  # the C source, from level 3
+
+
+# --- environment faults: an unusable cache directory --------------------------------------------
+
+
+def assert_builds_in_a_fallback(configured: Path, toolchain: Toolchain) -> Path:
+    """Build ADD_SOURCE, expecting one warning naming `configured`; return where it went."""
+    with pytest.warns(RuntimeWarning, match=re.escape(str(configured))) as caught:
+        result = build(ADD_SOURCE, toolchain)
+    (warning,) = caught
+    assert "private temporary directory" in str(warning.message)
+    assert not result.path.is_relative_to(configured)
+    np.testing.assert_array_equal(run_add(result.path), [0, 2, 4, 6])
+    return result.path.parent.parent
+
+
+def test_cache_dir_under_a_regular_file_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    configured = tmp_path / "a-file" / "cache"
+    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
+    fallback = assert_builds_in_a_fallback(configured, toolchain)
+    assert cache.cache_dir() == fallback  # decided once per process: no second warning
+    assert build(ADD_SOURCE, toolchain).hit == "memory"
+
+
+def test_unwritable_cache_dir_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+) -> None:
+    # Tests run as root, for whom permission bits do not deny anything: refuse in mkdir instead.
+    configured = tmp_path / "read-only"
+    real_mkdir = Path.mkdir
+
+    def refuse(path: Path, *args: object, **kwargs: object) -> None:
+        if path.is_relative_to(configured):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
+    assert_builds_in_a_fallback(configured, toolchain)
+
+
+def test_a_full_disk_while_writing_an_entry_falls_back(
+    monkeypatch: pytest.MonkeyPatch, isolated_cache: Path, toolchain: Toolchain
+) -> None:
+    real_write = cache._write_atomically
+
+    def disk_full(path: Path, data: bytes) -> None:
+        if path.is_relative_to(isolated_cache):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_write(path, data)
+
+    monkeypatch.setattr(cache, "_write_atomically", disk_full)
+    assert cache.cache_dir() == isolated_cache  # usable at first: the disk fills up later
+    assert_builds_in_a_fallback(isolated_cache, toolchain)
+
+
+def test_when_the_fallback_fails_too_a_cache_error_names_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    configured = tmp_path / "a-file" / "cache"
+    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
+
+    def no_temporary_directory(*args: object, **kwargs: object) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp")
+
+    monkeypatch.setattr(cache.tempfile, "mkdtemp", no_temporary_directory)
+    with pytest.raises(CacheError) as caught:
+        build(ADD_SOURCE, toolchain)
+    message = str(caught.value)
+    assert str(configured) in message and "AIDJIT_CACHE_DIR" in message
+    assert "Not a directory" in message and "No space left on device" in message
+
+
+def test_a_fallback_that_breaks_as_well_is_a_cache_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(tmp_path / "a-file" / "cache"))
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(cache, "_write_atomically", disk_full)
+    with pytest.warns(RuntimeWarning), pytest.raises(CacheError, match="private temporary"):
+        build(ADD_SOURCE, toolchain)
+
+
+def test_compile_with_an_unusable_cache_dir_still_works(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    configured = tmp_path / "a-file" / "cache"
+    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
+    x = np.arange(3, dtype=np.float32)
+    with pytest.warns(RuntimeWarning, match=re.escape(str(configured))):
+        compiled = aidjit.compile(lambda v: v * 2.0, x)
+    np.testing.assert_array_equal(compiled(x), x * 2)

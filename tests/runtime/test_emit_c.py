@@ -17,7 +17,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
 from aidjit.errors import UnsupportedError
-from aidjit.runtime.emit_c import CTarget, c_identifier, c_prototype, emit_c
+from aidjit.runtime.emit_c import GLOBAL_STORAGE, CTarget, c_identifier, c_prototype, emit_c
 from aidjit.runtime.interpreter.loops import run_loops
 from tests.runtime.loop_cases import (
     ALL_CASES,
@@ -219,9 +219,10 @@ def test_constant_indices_are_folded() -> None:
 
 
 def test_memory_text() -> None:
-    """Globals are static arrays, rank 0 is element [0], allocations are 64-byte multiples."""
+    """Globals are hidden arrays, rank 0 is element [0], allocations are 64-byte multiples."""
     global_source = emit_c(parse(case_named("global-constant").mlir))
-    assert "static const float cst0[4] = {1.0f, -2.5f, 1e-45f, 3.4028235e+38f};" in global_source
+    declaration = "float cst0[4] = {1.0f, -2.5f, 1e-45f, 3.4028235e+38f};"
+    assert f"\n{GLOBAL_STORAGE} {declaration}" in global_source
     assert "const float *v0 = cst0;" in global_source
     rank0_source = emit_c(parse(case_named("rank0").mlir))
     assert "const float v0 = arg0[0];" in rank0_source

@@ -1,7 +1,11 @@
 """Finding the C compiler, the flags it gets, and how its failures are reported."""
 
+import dataclasses
+import json
+import logging
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,12 +13,18 @@ import numpy as np
 import pytest
 
 from aidjit.errors import CompilationError, CompilerNotFoundError
+from aidjit.runtime import toolchain as toolchain_module
+from aidjit.runtime.emit_c import GLOBAL_STORAGE, helper_definition
 from aidjit.runtime.loader import ArgSpec, NativeFunction
 from aidjit.runtime.toolchain import (
     DEFAULT_CFLAGS,
+    REPRODUCERS,
     Toolchain,
     compile_shared,
     find_toolchain,
+    host_fingerprint,
+    run_self_test,
+    self_test_failures,
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -203,3 +213,166 @@ def test_libmvec_is_dropped_when_the_compiler_cannot_find_it(
     assert "-lm" in toolchain.ldflags
     assert not toolchain.vector_math
     compile_shared(toolchain, write_c(tmp_path, "int f(void) { return 1; }\n"), tmp_path / "f.so")
+
+
+# --- the self-test ------------------------------------------------------------------------------
+
+# A compiler with the two gcc 12.2 bugs aidjit met, unless built with -fno-tree-vectorize: it
+# "miscompiles" the global copy (by building an altered copy of it) and "crashes" on max/min.
+FAKE_BUGGY_CC = """\
+import subprocess, sys
+from pathlib import Path
+real_cc, log, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+Path(log).open("a").write(" ".join(args) + "\\n")
+buggy = "-fno-tree-vectorize" not in args
+for position, arg in enumerate(args):
+    if buggy and arg.endswith("global-copy.c"):
+        broken = Path(arg).with_name("broken-global-copy.c")
+        broken.write_text(Path(arg).read_text().replace("0x13B", "0x13A"))
+        args[position] = str(broken)
+    if buggy and arg.endswith("nan-aware-max-min.c"):
+        sys.exit(arg + ":9:6: internal compiler error: in eliminate_stmt, at tree-ssa-sccvn.cc")
+sys.exit(subprocess.call([real_cc, *args]))
+"""
+
+
+def buggy_cc(tmp_path: Path, make_script: Callable[[str, str], Path], version: str) -> Path:
+    """The fake compiler above (wrapping cc, logging each call), answering --version itself."""
+    script = tmp_path / "buggy_cc.py"
+    script.write_text(FAKE_BUGGY_CC)
+    return make_script(
+        "buggy-cc",
+        f'case "$1" in --version) echo "{version}"; exit 0 ;; esac\n'
+        f'exec {sys.executable} {script} {shutil.which("cc")} {tmp_path / "calls.log"} "$@"\n',
+    )
+
+
+@pytest.fixture
+def buggy_toolchain(tmp_path: Path, make_script: Callable[[str, str], Path]) -> Toolchain:
+    cc = buggy_cc(tmp_path, make_script, "buggy 1.0")
+    return dataclasses.replace(find_toolchain(self_test=False), cc=str(cc), version="buggy 1.0")
+
+
+def compiler_calls(tmp_path: Path) -> int:
+    log = tmp_path / "calls.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_reproducers_are_in_the_shape_emit_c_emits_today() -> None:
+    sources = {reproducer.name: reproducer.source for reproducer in REPRODUCERS}
+    assert f"{GLOBAL_STORAGE} double aidjit_self_test_c[9]" in sources["global-copy"]
+    for helper in ("maximum", "minimum"):
+        assert helper_definition(helper, "float") in sources["nan-aware-max-min"]
+
+
+def test_this_machines_compiler_passes_the_self_test(toolchain: Toolchain) -> None:
+    assert self_test_failures(toolchain) == {}
+    assert find_toolchain().cflags == DEFAULT_CFLAGS
+
+
+def test_a_failing_reproducer_switches_to_fallback_flags_with_a_warning(
+    buggy_toolchain: Toolchain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = self_test_failures(buggy_toolchain)
+    assert failures["global-copy"] == "computes wrong values"
+    assert "internal compiler error" in failures["nan-aware-max-min"]
+    records = tmp_path / "records"
+    with caplog.at_level(logging.WARNING, logger="aidjit"):
+        chosen = run_self_test(buggy_toolchain, records)
+    assert chosen.cflags == (*buggy_toolchain.cflags, "-fno-tree-vectorize")
+    assert chosen.cc == buggy_toolchain.cc and chosen.ldflags == buggy_toolchain.ldflags
+    (warning,) = [r for r in caplog.records if r.name == "aidjit"]
+    assert warning.levelno == logging.WARNING
+    for text in ("buggy-cc", "buggy 1.0", "global-copy", "nan-aware-max-min"):
+        assert text in warning.getMessage()
+    assert "instead" in warning.getMessage() and "-fno-tree-vectorize" in warning.getMessage()
+
+
+def test_the_verdict_is_recorded_per_toolchain_and_still_warns(
+    buggy_toolchain: Toolchain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = tmp_path / "records"
+    first = run_self_test(buggy_toolchain, records)
+    calls = compiler_calls(tmp_path)
+    assert len(list(records.glob("*.json"))) == 1
+    with caplog.at_level(logging.WARNING, logger="aidjit"):
+        again = run_self_test(buggy_toolchain, records)
+    assert again == first
+    assert compiler_calls(tmp_path) == calls  # answered from the record: nothing compiled
+    assert "failed aidjit's toolchain self-test" in caplog.text  # but never silently
+    other_flags = dataclasses.replace(buggy_toolchain, cflags=(*buggy_toolchain.cflags, "-g"))
+    run_self_test(other_flags, records)
+    assert len(list(records.glob("*.json"))) == 2  # another identity, tested on its own
+
+
+def test_a_damaged_record_is_tested_again(buggy_toolchain: Toolchain, tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    run_self_test(buggy_toolchain, records)
+    (record,) = records.glob("*.json")
+    record.write_text('{"cflags": 3')
+    calls = compiler_calls(tmp_path)
+    assert run_self_test(buggy_toolchain, records).cflags[-1] == "-fno-tree-vectorize"
+    assert compiler_calls(tmp_path) > calls
+    assert json.loads(record.read_text())["cflags"][-1] == "-fno-tree-vectorize"
+
+
+def test_when_no_fallback_passes_the_flags_stay_and_a_warning_says_so(
+    toolchain: Toolchain,
+    tmp_path: Path,
+    make_script: Callable[[str, str], Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = make_script("broken-cc", 'echo "internal compiler error: always" >&2\nexit 1\n')
+    hopeless = dataclasses.replace(toolchain, cc=str(broken))
+    with caplog.at_level(logging.WARNING, logger="aidjit"):
+        assert run_self_test(hopeless, tmp_path / "records") == hopeless
+    assert "every fallback" in caplog.text and "results may be wrong" in caplog.text
+
+
+def test_find_toolchain_runs_the_self_test_once_per_toolchain(
+    tmp_path: Path,
+    make_script: Callable[[str, str], Path],
+    isolated_cache: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cc = buggy_cc(tmp_path, make_script, "buggy 2.0")
+    with caplog.at_level(logging.WARNING, logger="aidjit"):
+        chosen = find_toolchain(cc=str(cc))
+    assert chosen.cflags[-1] == "-fno-tree-vectorize"
+    assert "buggy 2.0" in caplog.text
+    assert list((isolated_cache / "toolchains").glob("*.json"))
+    calls = compiler_calls(tmp_path)
+    assert find_toolchain(cc=str(cc)) == chosen
+    assert compiler_calls(tmp_path) == calls
+
+
+def gcc_12_2_on_avx512() -> bool:
+    version = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout
+    return "12.2" in version.split("\n")[0] and "avx512vl" in host_fingerprint()
+
+
+@pytest.mark.skipif(not gcc_12_2_on_avx512(), reason="needs gcc 12.2 on an AVX-512VL machine")
+def test_the_self_test_catches_the_real_gcc_12_2_bugs_in_the_old_emission(
+    toolchain: Toolchain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What aidjit emitted before the workarounds, self-tested with the real compiler."""
+    old_maximum = "(a > b || (a == b && !signbit(a))) ? a : b"
+    new_maximum = "(a == 0 && b == 0) ? a + b : (a > b ? a : b)"
+    old = tuple(
+        dataclasses.replace(
+            reproducer,
+            source=reproducer.source.replace(GLOBAL_STORAGE, "static const").replace(
+                new_maximum, old_maximum
+            ),
+        )
+        for reproducer in REPRODUCERS
+    )
+    assert [r.source for r in old] != [r.source for r in REPRODUCERS]
+    monkeypatch.setattr(toolchain_module, "REPRODUCERS", old)
+    with_slp = tuple(f for f in toolchain.cflags if f != "-fno-tree-slp-vectorize")
+    failures = self_test_failures(dataclasses.replace(toolchain, cflags=with_slp))
+    assert failures["global-copy"] == "computes wrong values"
+    assert "internal compiler error" in failures["nan-aware-max-min"]
+    assert failures["round-trip-cast"] == "computes wrong values"
+    fixed = dataclasses.replace(toolchain, cflags=(*toolchain.cflags, "-fno-tree-vectorize"))
+    assert self_test_failures(fixed) == {}

@@ -180,3 +180,53 @@ func.func @constants(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor
   %0 = graph.multiply %x, %c : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
   func.return %0, %0, %x : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>
 }
+
+// -----
+
+// A constant holding both zeros is no splat (splats are found by bits, not by ==): it stays
+// a global with each zero's sign.
+// CHECK: "memref.global"() <{sym_name = "signed_zeros_cst0", type = memref<3xf32>, initial_value = dense<[-0.000000e+00, 0.000000e+00, 0.000000e+00]> : tensor<3xf32>
+// CHECK-LABEL: func.func @signed_zeros
+// CHECK: %[[G:.*]] = memref.get_global @signed_zeros_cst0 : memref<3xf32>
+// CHECK: %[[Z:.*]] = memref.load %[[G]]
+// CHECK: arith.divf %{{.*}}, %[[Z]] : f32
+func.func @signed_zeros(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %c = graph.constant dense<[-0.0, 0.0, 0.0]> : tensor<3xf32>
+  %0 = graph.divide %x, %c : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
+  func.return %0 : tensor<3xf32>
+}
+
+// -----
+
+// Splats keep their element type: an i64 splat is an integer arith.constant, here stored into
+// its output and, as one_hot's labels, cast to an index.
+// CHECK-LABEL: func.func @integer_splats
+// CHECK-SAME: (%{{.*}}: memref<3xf32>, %[[O0:.*]]: memref<3x4xf32>, %[[O1:.*]]: memref<3xi64>)
+// CHECK-DAG: %[[SEVEN:.*]] = arith.constant 7 : i64
+// CHECK-DAG: %[[TWO:.*]] = arith.constant 2 : i64
+// CHECK: arith.index_cast %[[TWO]] : i64 to index
+// CHECK: memref.store %{{.*}}, %[[O0]]
+// CHECK: memref.store %[[SEVEN]], %[[O1]][%{{.*}}] : memref<3xi64>
+func.func @integer_splats(%x: tensor<3xf32>) -> (tensor<3x4xf32>, tensor<3xi64>) {
+  %labels = graph.constant dense<2> : tensor<3xi64>
+  %sevens = graph.constant dense<7> : tensor<3xi64>
+  %0 = graph.one_hot %labels : tensor<3xi64> -> tensor<3x4xf32>
+  func.return %0, %sevens : tensor<3x4xf32>, tensor<3xi64>
+}
+
+// -----
+
+// A layout op of a splat stays a splat (no loop of its own), yet the output it is returned
+// in is filled, as is the second output it is returned in.
+// CHECK-LABEL: func.func @returned_layout_of_splat
+// CHECK-SAME: (%{{.*}}: memref<3xf32>, %[[O0:.*]]: memref<2x3xf32>, %[[O1:.*]]: memref<2x3xf32>)
+// CHECK: %[[V:.*]] = arith.constant 1.500000e+00 : f32
+// CHECK-NOT: memref.alloc
+// CHECK: memref.store %[[V]], %[[O0]][%{{.*}}, %{{.*}}] : memref<2x3xf32>
+// CHECK: memref.store %[[V]], %[[O1]][%{{.*}}, %{{.*}}] : memref<2x3xf32>
+// CHECK: func.return
+func.func @returned_layout_of_splat(%x: tensor<3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>) {
+  %c = graph.constant dense<1.5> : tensor<3xf32>
+  %b = graph.broadcast_to %c : tensor<3xf32> -> tensor<2x3xf32>
+  func.return %b, %b : tensor<2x3xf32>, tensor<2x3xf32>
+}

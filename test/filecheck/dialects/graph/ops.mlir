@@ -75,3 +75,31 @@ func.func @matmul_and_layout(%a: tensor<2x3x4xf32>, %w: tensor<4x5xf32>, %y: ten
   %4 = graph.one_hot %y : tensor<6xi64> -> tensor<6x10xf32>
   func.return %0, %1, %2, %4 : tensor<2x3x5xf32>, tensor<5x3x2xf32>, tensor<6x5xf32>, tensor<6x10xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @masks_where_astype
+func.func @masks_where_astype(%x: tensor<4x3xf32>, %b: tensor<3xf32>, %c: tensor<4x1xi64>) -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xi64>) {
+  // CHECK: %[[EQ:.*]] = graph.equal %x, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  %0 = graph.equal %x, %b : tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  // CHECK: %[[NE:.*]] = graph.not_equal %x, %[[EQ]] : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  %1 = graph.not_equal %x, %0 : tensor<4x3xf32>, tensor<4x3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.where %[[NE]], %x, %b : tensor<4x3xf32>, tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  %2 = graph.where %1, %x, %b : tensor<4x3xf32>, tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.where %c, %x, %b : tensor<4x1xi64>, tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  %3 = graph.where %c, %x, %b : tensor<4x1xi64>, tensor<4x3xf32>, tensor<3xf32> -> tensor<4x3xf32>
+  // CHECK: graph.astype %x : tensor<4x3xf32> -> tensor<4x3xi64>
+  %4 = graph.astype %x : tensor<4x3xf32> -> tensor<4x3xi64>
+  func.return %2, %3, %4 : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xi64>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @slice_and_pad
+func.func @slice_and_pad(%x: tensor<4x6xf64>) -> (tensor<2x3xf64>, tensor<5x8xf64>) {
+  // CHECK: %[[S:.*]] = graph.slice %x {start = array<i64: 3, 1>, strides = array<i64: -2, 2>} : tensor<4x6xf64> -> tensor<2x3xf64>
+  %0 = graph.slice %x {start = array<i64: 3, 1>, strides = array<i64: -2, 2>} : tensor<4x6xf64> -> tensor<2x3xf64>
+  // CHECK: graph.pad %[[S]] {low = array<i64: 1, 0>, high = array<i64: 2, 1>, interior = array<i64: 0, 2>} : tensor<2x3xf64> -> tensor<5x8xf64>
+  %1 = graph.pad %0 {low = array<i64: 1, 0>, high = array<i64: 2, 1>, interior = array<i64: 0, 2>} : tensor<2x3xf64> -> tensor<5x8xf64>
+  func.return %0, %1 : tensor<2x3xf64>, tensor<5x8xf64>
+}
