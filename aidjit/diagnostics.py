@@ -16,7 +16,7 @@ carries one, so parse errors already know where they are; we reuse both. What it
 
 An op created by a pass has no location of its own: it is reported at its nearest ancestor that
 has one, or at `<file>:0:0`. A pass that knows which op an error is about records it with
-:func:`blame`, and the error is then reported at that op.
+:func:`aidjit.errors.blame`, and the error is then reported at that op.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import StringIO
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, UnknownLoc
@@ -38,25 +38,12 @@ from xdsl.traits import IsolatedFromAbove
 from xdsl.utils.exceptions import MultipleSpansParseError, ParseError, VerifyException
 from xdsl.utils.lexer import Location, Span
 
-_BLAMED_OP = "aidjit_op"
-"""The attribute :func:`blame` sets on an exception."""
-
-ErrorT = TypeVar("ErrorT", bound=BaseException)
-
-
-def blame(error: ErrorT, op: Operation) -> ErrorT:
-    """Record `op` as the op at fault for `error`, so `aidjit-opt` reports the error there.
-
-    Used as `raise blame(UnsupportedError(...), op)`: the message stays the same everywhere
-    else; only the CLI reads the op.
-    """
-    setattr(error, _BLAMED_OP, op)
-    return error
+from aidjit.errors import blamed
 
 
 def blamed_op(error: BaseException) -> Operation | None:
-    """The op :func:`blame` recorded on `error`, if any."""
-    op = getattr(error, _BLAMED_OP, None)
+    """The op :func:`aidjit.errors.blame` recorded on `error`, if any."""
+    op = blamed(error)
     return op if isinstance(op, Operation) else None
 
 

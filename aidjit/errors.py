@@ -4,6 +4,28 @@ Every error names what is at fault (the op, the argument, the shape or dtype, th
 user can act on the message without reading a traceback.
 """
 
+from typing import Any, TypeVar
+
+ErrorT = TypeVar("ErrorT", bound=BaseException)
+
+_BLAMED_OP = "aidjit_op"
+"""The attribute :func:`blame` sets on an exception."""
+
+
+def blame(error: ErrorT, op: Any) -> ErrorT:
+    """Record the IR op at fault for `error`, so `aidjit-opt` reports the error at its location.
+
+    Used by passes and the C emitter as `raise blame(UnsupportedError(...), op)`: the message
+    stays the same everywhere; only the CLI's diagnostics read the op (`aidjit.diagnostics`).
+    """
+    setattr(error, _BLAMED_OP, op)
+    return error
+
+
+def blamed(error: BaseException) -> Any:
+    """The op :func:`blame` recorded on `error`, or None."""
+    return getattr(error, _BLAMED_OP, None)
+
 
 class AidjitError(Exception):
     """Base class of every error aidjit raises on purpose."""

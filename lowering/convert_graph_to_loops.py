@@ -62,9 +62,8 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
-from aidjit.diagnostics import blame
 from aidjit.dialects import graph
-from aidjit.errors import UnsupportedError
+from aidjit.errors import UnsupportedError, blame
 
 # ----- operands: buffers, or splat constants that never need one ------------------------------
 

@@ -42,7 +42,6 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     NoneAttr,
-    UnknownLoc,
     f32,
     f64,
     i1,
@@ -53,7 +52,7 @@ from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.traits import SymbolTable
 from xdsl.utils.target import Target
 
-from aidjit.errors import UnsupportedError
+from aidjit.errors import UnsupportedError, blame
 
 # --- types -----------------------------------------------------------------------------------
 
@@ -71,15 +70,9 @@ _C_SIZES = {"float": 4, "double": 8, "int64_t": 8, "int32_t": 4, "bool": 1}
 _LIBM_SUFFIX = {"float": "f", "double": ""}
 
 
-def _describe(op: Operation) -> str:
-    """`'math.atan'`, followed by the op's source location when the IR carries one."""
-    if isinstance(op.location, UnknownLoc):
-        return f"'{op.name}'"
-    return f"'{op.name}' at {op.location}"
-
-
 def _unsupported(op: Operation, what: str) -> UnsupportedError:
-    return UnsupportedError(f"C emitter: {what} in {_describe(op)}")
+    """The error for an op the emitter cannot write; `aidjit-opt` reports it at the op's line."""
+    return blame(UnsupportedError(f"C emitter: {what} in '{op.name}'"), op)
 
 
 def _c_type(type_: Attribute, op: Operation) -> str:
@@ -440,7 +433,7 @@ class _FunctionEmitter:
         if type(op) in _EXPRESSIONS:
             self.expression(op, _EXPRESSIONS[type(op)])
             return
-        raise UnsupportedError(f"C emitter does not support {_describe(op)}")
+        raise blame(UnsupportedError(f"C emitter does not support '{op.name}'"), op)
 
     def expression(self, op: Operation, entry: CExpr) -> None:
         (result,) = op.results
@@ -716,7 +709,9 @@ def emit_c(module: ModuleOp) -> str:
     """The C source of a loop-level module: every func.func becomes an exported C function."""
     for op in module.ops:
         if not isinstance(op, _TOP_LEVEL):
-            raise UnsupportedError(f"C emitter does not support {_describe(op)} at module level")
+            raise blame(
+                UnsupportedError(f"C emitter does not support '{op.name}' at module level"), op
+            )
     needs = _ModuleNeeds()
     globals_ = [_emit_global(op) for op in module.ops if isinstance(op, memref.GlobalOp)]
     functions = [_emit_function(op, needs) for op in module.ops if isinstance(op, func.FuncOp)]
