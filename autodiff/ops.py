@@ -390,7 +390,14 @@ sum_p = _reduction(
     "sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims), _sum_vjp, "sum"
 )
 mean_p = _reduction(
-    "mean", lambda x, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims), _mean_vjp, "mean"
+    # sum / count rather than np.mean: the same arithmetic (np.mean divides numpy's pairwise sum),
+    # and an empty axis gives nan quietly, as the compiled code does, where np.mean warns.
+    "mean",
+    lambda x, axes, keepdims: (
+        np.sum(x, axis=axes, keepdims=keepdims) / math.prod(x.shape[a] for a in axes)
+    ),
+    _mean_vjp,
+    "mean",
 )
 reduce_max_p = _reduction(
     "reduce_max",
@@ -853,7 +860,7 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
         raise ShapeError(f"cross_entropy: labels {labels.spec} do not match logits {logits.spec}")
     if (
         not labels.is_symbolic
-        and labels.shape
+        and labels.size
         and (labels.numpy().min() < 0 or labels.numpy().max() >= logits.shape[-1])
     ):
         raise ShapeError(

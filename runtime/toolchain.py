@@ -70,9 +70,16 @@ DEFAULT_CFLAGS: tuple[str, ...] = (
     # vectorisation, which our loops rely on, is unaffected, and the benchmark's workloads ran
     # at the same speed without SLP (ratios 0.99-1.02).
     "-fno-tree-slp-vectorize",
+    # No floating-point contraction (a*b+c -> one FMA): the loop level's arith.mulf and
+    # arith.addf carry no `contract` fastmath flag, so, as in MLIR, each must round on its own.
+    # gcc contracts across statements by default, which gave one value two roundings: with
+    # `layer_norm(x * c)` over one element, eager and the interpreters give exactly 0, while the
+    # fused product minus the rounded mean left 1.5e-5 after normalisation (fuzz seed 2544).
+    # Cost measured: 8-12% on matmul-heavy workloads (W2b, W3, W4), none elsewhere; fast
+    # kernels will ask for FMA explicitly (vector.fma) where it is wanted.
+    "-ffp-contract=off",
     # Deliberately absent: -ffast-math. It assumes no NaN/Inf and reassociates sums, so results
-    # would stop matching numpy eager. FP contraction (a*b+c -> FMA) stays at the compiler's
-    # default (gcc: on), which is within one rounding of numpy and needed for fast matmul.
+    # would stop matching numpy eager.
 )
 
 # Always present, whatever optimisation flags a caller chooses: without them there is no .so.

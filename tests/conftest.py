@@ -8,7 +8,32 @@ repository rather than the user's ~/.cache. Content-addressed entries make shari
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault(
     "AIDJIT_CACHE_DIR",
     str(Path(__file__).resolve().parent.parent / ".pytest_cache" / "aidjit-kernels"),
 )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of the long differential-fuzzing run (tests/fuzz), read by tests/fuzz/conftest.py."""
+    group = parser.getgroup("aidjit fuzz")
+    group.addoption(
+        "--fuzz-count",
+        type=int,
+        default=200,
+        help="number of random programs in the long fuzz run (selected with -m fuzz)",
+    )
+    group.addoption(
+        "--fuzz-start",
+        type=int,
+        default=100_000,
+        help="first seed of the long fuzz run; the quick profile uses seeds from 0",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fuzz: the long differential-fuzzing run; only with -m fuzz [--fuzz-count N]"
+    )

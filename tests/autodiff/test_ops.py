@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from aidjit import GradientTape, Tensor
+import aidjit
+from aidjit import GradientTape, Tensor, ops
 from tests.op_cases import CASE_IDS, CASES, DIFFERENTIABLE, Case
 
 TOLERANCE = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -51,3 +52,19 @@ def test_gradient_matches_finite_differences(case: Case) -> None:
             minus = weighted_sum(case, shifted, weights).numpy()
             numeric[index] = (plus - minus) / (2 * eps)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_over_an_empty_axis_is_nan_without_a_warning(dtype: type) -> None:
+    """Found by the fuzzer: np.mean warned 'Mean of empty slice' (an error under -W error)."""
+    result = ops.mean(Tensor(np.ones((2, 0), dtype)), axis=1)
+    assert result.dtype == dtype
+    assert np.isnan(result.numpy()).all() and result.shape == (2,)
+
+
+def test_cross_entropy_of_zero_rows_is_nan_like_compiled_code() -> None:
+    """Found by the fuzzer: the eager label check raised numpy's ValueError on zero rows."""
+    logits, labels = np.zeros((0, 3), np.float32), np.zeros((0,), np.int64)
+    eager = ops.cross_entropy(Tensor(logits), Tensor(labels)).numpy()
+    compiled = aidjit.compile(ops.cross_entropy, logits, labels)(logits, labels)
+    assert np.isnan(eager) and np.isnan(compiled)
