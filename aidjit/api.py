@@ -213,6 +213,9 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on arguments shaped like the example arguments, in the same pytree structure."""
         bound = self._binder.bind(args, kwargs)
+        if bound.needs_python:
+            # Inside an outer trace or under a watching tape: see BoundCall.needs_python.
+            return self._binder.fn(*args, **kwargs)
         key, compiled = bound.key, self.signature.key
         if key.tree != compiled.tree or key.statics != compiled.statics:
             self._check_call(bound.signature())
@@ -336,8 +339,8 @@ class JitFunction:
 
     def _call(self, args: Sequence[Any], kwargs: dict[str, Any], static_self: bool) -> Any:
         bound = self._binder.bind(args, kwargs, static_self)
-        if bound.is_traced:
-            # Called while an outer function is being traced: inline, as jax.jit does.
+        if bound.needs_python:
+            # Inside an outer trace or under a watching tape: inline, as jax.jit does.
             return self._fn(*args, **kwargs)
         return self._version_for(bound).run_leaves(bound.arrays())
 

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aidjit.autodiff.primitives import Spec
-from aidjit.autodiff.tensor import Tensor, as_dtype
+from aidjit.autodiff.tensor import Tensor, active_tapes, as_dtype
 from aidjit.autodiff.trace import TraceArgument, quote_path
 from aidjit.autodiff.tree_util import (
     PyTreeDef,
@@ -37,8 +37,16 @@ from aidjit.autodiff.tree_util import (
 )
 from aidjit.errors import AidjitError, ArgumentValueError, DTypeError
 
-WEAK_DTYPES: dict[type, np.dtype] = {int: np.dtype(np.int64), float: np.dtype(np.float64)}
-"""Python scalars traced as weakly typed 0-d tensors (they take the dtype of what they meet)."""
+WEAK_DTYPES: dict[type, np.dtype] = {
+    int: np.dtype(np.int64),
+    float: np.dtype(np.float64),
+    np.float64: np.dtype(np.float64),
+    np.float32: np.dtype(np.float32),
+    np.int64: np.dtype(np.int64),
+}
+"""Scalars traced as weakly typed 0-d tensors (they take the dtype of what they meet): Python
+numbers and numpy scalars, the same kinds `aidjit.autodiff.tensor.WEAK_SCALARS` treats as weak
+in eager code, so `f(x, np.sqrt(2.0))` means the same eagerly and under `jit`."""
 
 StaticKey = int | str
 """A static argument's place: a position among the positional arguments, or a keyword."""
@@ -106,9 +114,9 @@ def _leaf_key(leaf: Any) -> Any:
     """What the compiled code depends on in a leaf; validated only when a version is built."""
     if isinstance(leaf, Tensor):
         return leaf.shape, leaf.dtype, leaf.weak
-    if isinstance(leaf, np.ndarray | np.generic):
+    if isinstance(leaf, np.ndarray):
         return leaf.shape, leaf.dtype
-    return type(leaf)
+    return type(leaf)  # a scalar: weak, whatever its value
 
 
 @dataclass
@@ -125,9 +133,18 @@ class BoundCall:
     name: str
 
     @property
-    def is_traced(self) -> bool:
-        """Called while an outer function is being traced (a leaf is symbolic)."""
-        return any(isinstance(leaf, Tensor) and leaf.is_symbolic for leaf in self.leaves)
+    def needs_python(self) -> bool:
+        """Whether the Python function must run instead of the compiled code: a leaf is traced
+        by an outer `jit`, or watched by a GradientTape of this thread (under `grad`). The
+        compiled code returns plain arrays, which would hide its ops from the outer trace or
+        tape: a silently zero gradient. Running `fn` records them, as jax.jit does under grad.
+        """
+        tapes = active_tapes()
+        return any(
+            isinstance(leaf, Tensor)
+            and (leaf.is_symbolic or any(tape.watches(leaf) for tape in tapes))
+            for leaf in self.leaves
+        )
 
     def arrays(self) -> list[Any]:
         """The leaves as compiled code takes them: arrays; scalars as 0-d arrays of their dtype."""

@@ -54,6 +54,10 @@ class GradientTape:
                 raise TypeError(f"GradientTape.watch expects aidjit Tensors, got {type(tensor)}")
             self._watched[id(tensor)] = tensor
 
+    def watches(self, tensor: Tensor) -> bool:
+        """Whether operations on `tensor` are being recorded by this tape now."""
+        return self._recording and id(tensor) in self._watched
+
     def record(self, node: Node) -> None:
         if not self._recording:
             return

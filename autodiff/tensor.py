@@ -321,46 +321,57 @@ def constant(value: Any, dtype: Any, *, weak: bool = False) -> Tensor:
     return tensor
 
 
-_PYTHON_SCALARS = (bool, int, float)
-
-
-def _is_weak(operand: Any) -> bool:
-    return isinstance(operand, _PYTHON_SCALARS) or (isinstance(operand, Tensor) and operand.weak)
-
-
-def _is_float(operand: Any) -> bool:
-    if isinstance(operand, Tensor | np.ndarray | np.generic):
-        return operand.dtype.kind == "f"
-    return isinstance(operand, float)
+WEAK_SCALARS = (bool, int, float, np.number)
+"""Operands without a dtype of their own in JAX's sense: Python numbers, and numpy scalars
+(`np.sqrt(d)`, `np.float64(0.5)`), which numpy code makes everywhere. `aidjit.jit` traces the
+same kinds of argument as weak 0-d tensors, so eager and compiled code agree."""
 
 
 def _weak_target(operands: Sequence[Any]) -> tuple[np.dtype | None, bool]:
     """The float dtype weak operands take, and whether it stays weak.
 
     The first strong float tensor's dtype (else a float numpy array's). When every float is
-    weak, the widest weak float tensor's, or float64 for Python floats alone (they have no
-    dtype of their own). None when no operand is a float.
+    weak, the widest weak float's (a weak tensor's or a numpy scalar's; float64 for Python
+    floats, which have no dtype of their own). None when no operand is a float.
     """
-    strong = [op for op in operands if _is_float(op) and not _is_weak(op)]
-    for operand in sorted(strong, key=lambda op: not isinstance(op, Tensor)):
-        return np.dtype(operand.dtype), False
-    weak = [op.dtype for op in operands if isinstance(op, Tensor) and _is_float(op)]
-    if weak:
-        return max(weak, key=lambda dtype: dtype.itemsize), True
-    if any(_is_float(op) for op in operands):
-        return np.dtype(np.float64), True
-    return None, True
+    strong_array: np.dtype | None = None
+    weak: np.dtype | None = None
+    for operand in operands:
+        if isinstance(operand, Tensor):
+            dtype = operand.dtype
+            if dtype.kind != "f":
+                continue
+            if not operand.weak:
+                return dtype, False
+        elif isinstance(operand, np.ndarray):
+            if strong_array is None and operand.dtype.kind == "f":
+                strong_array = operand.dtype
+            continue
+        elif isinstance(operand, float | np.floating):
+            dtype = np.dtype(type(operand)) if isinstance(operand, np.floating) else _FLOAT64
+        else:
+            continue
+        if weak is None or dtype.itemsize > weak.itemsize:
+            weak = dtype
+    if strong_array is not None:
+        return strong_array, False
+    return weak, True
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
     """Tensors, with JAX's weak-type rule among the operands of one operation.
 
-    Python scalars and weak tensors take the dtype of the strong float tensor they meet
-    (`x32 * 2.0` stays float32; a weak tensor of another dtype is cast with `astype`); among
-    weak operands only, a float makes the ints float64. Without any float, Python scalars are
-    float64 constants (the only dtype arithmetic accepts besides float32). Two strong float
-    dtypes are left for the operation's dtype rule to reject.
+    Python numbers, numpy scalars and weak tensors take the dtype of the strong float tensor
+    they meet (`x32 * 2.0` stays float32; a weak tensor of another dtype is cast with
+    `astype`); among weak operands only, a float makes the ints float64. Without any float,
+    scalars are float64 constants (the only dtype arithmetic accepts besides float32). Two
+    strong float dtypes are left for the operation's dtype rule to reject.
     """
+    if all(type(operand) is Tensor and not operand.weak for operand in operands):
+        return tuple(operands)  # the common case, tensors among themselves: nothing to decide
     target, stays_weak = _weak_target(operands)
     converted = []
     for operand in operands:
@@ -368,8 +379,8 @@ def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
             if operand.weak and target is not None and operand.dtype != target:
                 operand = _cast(operand, target, weak=stays_weak)
             converted.append(operand)
-        elif isinstance(operand, _PYTHON_SCALARS):
-            converted.append(constant(operand, target or np.float64, weak=True))
+        elif isinstance(operand, WEAK_SCALARS):
+            converted.append(constant(operand, target or _FLOAT64, weak=True))
         else:
             converted.append(Tensor(operand))
     return tuple(converted)
@@ -402,8 +413,11 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
         raise TypeError(f"{primitive.name}: expected parameters {expected}, got {sorted(params)}")
     # where's condition is a mask, not a value: it takes no part in the weak-type rule.
     masks = 1 if primitive.family is Family.WHERE else 0
-    inputs = (*to_tensors(operands[:masks]), *to_tensors(operands[masks:]))
-    if primitive.family in FLOAT_FAMILIES:
+    if masks:
+        inputs = (*to_tensors(operands[:masks]), *to_tensors(operands[masks:]))
+    else:
+        inputs = to_tensors(operands)
+    if primitive.family in FLOAT_FAMILIES and any(t.weak and t.dtype.kind != "f" for t in inputs):
         # A weak int64 (a Python int argument) where floats are needed, as in `ops.exp(n)`.
         inputs = tuple(
             _cast(t, np.dtype(np.float64), weak=True) if t.weak and t.dtype.kind != "f" else t

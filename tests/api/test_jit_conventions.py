@@ -2,6 +2,7 @@
 scalars, wrapper metadata, and the one_hot label check through layout ops and pytrees."""
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -163,7 +164,7 @@ def test_mixed_float_arrays_error_names_the_arguments() -> None:
     with pytest.raises(
         aidjit.DTypeError, match=r"operand dtypes differ.*argument 's' is tensor<f64>"
     ):
-        jitted(np.ones(2, F32), np.float64(2.0))
+        jitted(np.ones(2, F32), np.array(2.0))  # a 0-d array is strong; a scalar is weak
 
 
 def test_shape_errors_name_pytree_arguments() -> None:
@@ -206,3 +207,17 @@ def test_label_check_names_a_pytree_path() -> None:
     step(np.zeros((3, 4), F32), batch)
     with pytest.raises(aidjit.ArgumentValueError, match=r"argument batch\['labels'\]: labels"):
         step(np.zeros((3, 4), F32), {"labels": np.array([0, 4, 2])})
+
+
+@pytest.mark.parametrize("scale", [2.0, np.float64(2.0), np.float32(2.0), 2, np.sqrt(4.0)])
+def test_numpy_scalars_are_weak_eagerly_and_under_jit_alike(scale: Any) -> None:
+    """`x / np.sqrt(d)` is everywhere in numpy code: a numpy scalar takes the array's dtype,
+    eagerly and as a jit argument (one version for every value of a scalar kind)."""
+    x = np.arange(3, dtype=np.float32)
+    eager = (aidjit.Tensor(x) * scale).numpy()
+    jitted = aidjit.jit(lambda x, s: x * s)
+    compiled = jitted(x, scale)
+    assert eager.dtype == compiled.dtype == np.float32
+    np.testing.assert_array_equal(compiled, eager)
+    jitted(x, type(scale)(3))
+    assert len(jitted.versions()) == 1
