@@ -113,7 +113,8 @@ class CallSignature:
 def _leaf_key(leaf: Any) -> Any:
     """What the compiled code depends on in a leaf; validated only when a version is built."""
     if isinstance(leaf, Tensor):
-        return leaf.shape, leaf.dtype, leaf.weak
+        # A Tensor compiles as the array it holds: both share one version.
+        return (leaf.shape, leaf.dtype, True) if leaf.weak else (leaf.shape, leaf.dtype)
     if isinstance(leaf, np.ndarray):
         return leaf.shape, leaf.dtype
     return type(leaf)  # a scalar: weak, whatever its value

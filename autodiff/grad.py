@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from aidjit.autodiff.tape import GradientTape
-from aidjit.autodiff.tensor import Tensor
+from aidjit.autodiff.tensor import WEAK_SCALARS, Tensor
 from aidjit.autodiff.trace import quote_path
 from aidjit.autodiff.tree_util import keystr, tree_flatten_with_path, tree_map
 from aidjit.errors import GradientError
@@ -122,12 +122,18 @@ def _as_source(leaf: Any, where: str, name: str) -> Tensor:
     """A tensor to differentiate with respect to; integer and non-array leaves are errors."""
     if isinstance(leaf, Tensor):
         tensor = leaf
-    elif isinstance(leaf, np.ndarray | np.generic | float) and not isinstance(leaf, bool):
+    elif isinstance(leaf, np.ndarray):
         tensor = Tensor(leaf)
+    elif isinstance(leaf, WEAK_SCALARS) and not isinstance(leaf, bool):
+        # A scalar is weak as an operand and as a jit argument: it is weak as a source too, so
+        # `grad(f)(w32, 0.5)` works eagerly as under jit (its cast to float32 is recorded).
+        tensor = Tensor(leaf)
+        tensor.weak = True
     else:
         kind = type(leaf).__name__
         raise GradientError(
-            f"{name}: cannot differentiate with respect to argument {quote_path(where)}, a {kind}; "
+            f"{name}: cannot differentiate with respect to argument {quote_path(where)} of type "
+            f"{kind}; "
             "gradients are taken with respect to float arrays (leave it out of argnums)"
         )
     if tensor.dtype.kind != "f":
