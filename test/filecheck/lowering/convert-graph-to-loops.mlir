@@ -230,3 +230,71 @@ func.func @returned_layout_of_splat(%x: tensor<3xf32>) -> (tensor<2x3xf32>, tens
   %b = graph.broadcast_to %c : tensor<3xf32> -> tensor<2x3xf32>
   func.return %b, %b : tensor<2x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// Masks are selects of 1 and 0; where selects per element on `condition != 0` (a float mask
+// compares unordered, so NaN counts as true, as in numpy; an int64 condition with cmpi).
+// CHECK-LABEL: func.func @masks_and_select
+// CHECK-SAME: (%[[X:.*]]: memref<4xf32>, %[[Y:.*]]: memref<4xf32>, %[[C:.*]]: memref<4xi64>, %[[OUT0:.*]]: memref<4xf32>, %[[OUT1:.*]]: memref<4xf32>)
+// CHECK: %[[NE:.*]] = arith.cmpf une, %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: arith.select %[[NE]], %{{.*}}, %{{.*}} : f32
+// CHECK: %[[M:.*]] = memref.load %{{.*}} : memref<4xf32>
+// CHECK-NEXT: %[[A:.*]] = memref.load %[[X]]
+// CHECK-NEXT: %[[B:.*]] = memref.load %[[Y]]
+// CHECK-NEXT: %[[T:.*]] = arith.cmpf une, %[[M]], %{{.*}} : f32
+// CHECK-NEXT: %[[S:.*]] = arith.select %[[T]], %[[A]], %[[B]] : f32
+// CHECK-NEXT: memref.store %[[S]], %[[OUT0]]
+// CHECK: %[[L:.*]] = memref.load %[[C]]
+// CHECK: %[[TI:.*]] = arith.cmpi ne, %[[L]], %{{.*}} : i64
+// CHECK-NEXT: %[[SI:.*]] = arith.select %[[TI]], %{{.*}}, %{{.*}} : f32
+// CHECK-NEXT: memref.store %[[SI]], %[[OUT1]]
+func.func @masks_and_select(%x: tensor<4xf32>, %y: tensor<4xf32>, %c: tensor<4xi64>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %0 = graph.not_equal %x, %y : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %1 = graph.where %0, %x, %y : tensor<4xf32>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  %2 = graph.where %c, %x, %y : tensor<4xi64>, tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+  func.return %1, %2 : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// astype is one arith cast per element: truncf, fptosi (toward zero, as numpy), sitofp.
+// CHECK-LABEL: func.func @casts
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+// CHECK: arith.fptosi %{{.*}} : f64 to i64
+// CHECK: arith.sitofp %{{.*}} : i64 to f64
+func.func @casts(%x: tensor<4xf64>) -> (tensor<4xf32>, tensor<4xi64>, tensor<4xf64>) {
+  %0 = graph.astype %x : tensor<4xf64> -> tensor<4xf32>
+  %1 = graph.astype %x : tensor<4xf64> -> tensor<4xi64>
+  %2 = graph.astype %1 : tensor<4xi64> -> tensor<4xf64>
+  func.return %0, %1, %2 : tensor<4xf32>, tensor<4xi64>, tensor<4xf64>
+}
+
+// -----
+
+// slice reads through the index map start + i * stride (a negative stride walks backwards);
+// pad fills the result with zeros, then stores each element at low + i * (interior + 1).
+// CHECK-LABEL: func.func @slice_and_pad
+// CHECK-DAG: %[[TWO:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK-DAG: %[[THREE:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[MINUS2:.*]] = arith.constant -2 : index
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[S:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2x3xf32>
+// CHECK: %[[R0:.*]] = arith.muli %[[I:.*]], %[[MINUS2]] : index
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[R0]], %[[THREE]] : index
+// CHECK-NEXT: %[[C0:.*]] = arith.muli %[[J:.*]], %[[TWO]] : index
+// CHECK-NEXT: %[[COL:.*]] = arith.addi %[[C0]], %[[ONE]] : index
+// CHECK-NEXT: %[[V:.*]] = memref.load %{{.*}}[%[[ROW]], %[[COL]]] : memref<4x6xf32>
+// CHECK-NEXT: memref.store %[[V]], %[[S]][%[[I]], %[[J]]] : memref<2x3xf32>
+// CHECK: memref.store %[[ZERO]], %[[OUT:.*]][%{{.*}}, %{{.*}}] : memref<5x8xf32>
+// CHECK: %[[PROW:.*]] = arith.addi %[[PI:.*]], %[[ONE]] : index
+// CHECK-NEXT: %[[PCOL:.*]] = arith.muli %[[PJ:.*]], %[[THREE]] : index
+// CHECK-NEXT: %[[P:.*]] = memref.load %[[S]][%[[PI]], %[[PJ]]] : memref<2x3xf32>
+// CHECK-NEXT: memref.store %[[P]], %[[OUT]][%[[PROW]], %[[PCOL]]] : memref<5x8xf32>
+// CHECK: memref.dealloc %[[S]]
+func.func @slice_and_pad(%x: tensor<4x6xf32>) -> tensor<5x8xf32> {
+  %0 = graph.slice %x {start = array<i64: 3, 1>, strides = array<i64: -2, 2>} : tensor<4x6xf32> -> tensor<2x3xf32>
+  %1 = graph.pad %0 {low = array<i64: 1, 0>, high = array<i64: 2, 1>, interior = array<i64: 0, 2>} : tensor<2x3xf32> -> tensor<5x8xf32>
+  func.return %1 : tensor<5x8xf32>
+}

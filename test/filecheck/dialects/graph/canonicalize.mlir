@@ -93,3 +93,25 @@ func.func @reshapes(%x: tensor<2x6xf32>) -> (tensor<3x4xf32>, tensor<2x6xf32>) {
   // CHECK-NEXT: func.return %[[R]], %[[X]] : tensor<3x4xf32>, tensor<2x6xf32>
   func.return %1, %2 : tensor<3x4xf32>, tensor<2x6xf32>
 }
+
+// -----
+
+// Identities of the ops issue 5 added: a full slice, a zero pad, a cast to the same type, and a
+// where whose constant condition picks one side everywhere (a mixed condition stays).
+// CHECK-LABEL: func.func @new_identities
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3xf32>, %[[Y:.*]]: tensor<2x3xf32>)
+func.func @new_identities(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>) {
+  %0 = graph.slice %x {start = array<i64: 0, 0>, strides = array<i64: 1, 1>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %1 = graph.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 0>, interior = array<i64: 0, 0>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %2 = graph.astype %x : tensor<2x3xf32> -> tensor<2x3xf32>
+  %ones = graph.constant dense<1.0> : tensor<2x3xf32>
+  %zeros = graph.constant dense<0> : tensor<3xi64>
+  %mixed = graph.constant dense<[1.0, 0.0, 1.0]> : tensor<3xf32>
+  %3 = graph.where %ones, %x, %y : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  %4 = graph.where %zeros, %x, %y : tensor<3xi64>, tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  %5 = graph.where %mixed, %x, %y : tensor<3xf32>, tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x3xf32>
+  // CHECK-NEXT: %[[M:.*]] = graph.constant dense<[1.000000e+00, 0.000000e+00, 1.000000e+00]> : tensor<3xf32>
+  // CHECK-NEXT: %[[W:.*]] = graph.where %[[M]], %[[X]], %[[Y]]
+  // CHECK-NEXT: func.return %[[X]], %[[X]], %[[X]], %[[X]], %[[Y]], %[[W]]
+  func.return %0, %1, %2, %3, %4, %5 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
+}
