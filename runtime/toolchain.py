@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -484,13 +485,16 @@ def self_test_failures(toolchain: Toolchain, work_dir: Path | None = None) -> di
 
     The files go to a temporary directory inside ``work_dir`` (default: the system's).
     """
-    failures = {}
     with tempfile.TemporaryDirectory(prefix="aidjit-self-test-", dir=work_dir) as directory:
-        for reproducer in REPRODUCERS:
-            problem = _try_reproducer(toolchain, reproducer, Path(directory))
-            if problem is not None:
-                failures[reproducer.name] = problem
-    return failures
+        # Concurrently: each reproducer is a compiler run and a child process, and the first
+        # compile of a new cache directory waits for all of them.
+        with ThreadPoolExecutor() as pool:
+            problems = pool.map(
+                lambda reproducer: _try_reproducer(toolchain, reproducer, Path(directory)),
+                REPRODUCERS,
+            )
+            found = dict(zip((r.name for r in REPRODUCERS), problems, strict=True))
+    return {name: problem for name, problem in found.items() if problem is not None}
 
 
 def _judge(toolchain: Toolchain, work_dir: Path | None) -> Verdict:
