@@ -72,9 +72,19 @@ class Tensor:
     """Weakly typed (JAX's rule): a Python scalar, or computed from weak operands only. A weak
     operand takes the dtype of the strong float tensor it meets instead of clashing with it."""
 
+    def __new__(cls, value: Any = None, dtype: Any = None) -> Tensor:
+        """`Tensor(t)` of a Tensor is `t` itself (`t.astype(dtype)` for another dtype), as
+        `jnp.asarray` returns a tracer: it neither copies nor detaches, so it works on traced
+        tensors and keeps gradients flowing. `aidjit.stop_gradient(t)` detaches."""
+        if isinstance(value, Tensor):
+            if dtype is None or np.dtype(dtype) == value.dtype:
+                return value
+            return _ops().astype(value, dtype)
+        return super().__new__(cls)
+
     def __init__(self, value: Any, dtype: Any = None) -> None:
         if isinstance(value, Tensor):
-            value = value.numpy()
+            return  # __new__ returned an existing tensor: nothing to build
         array = np.asarray(value, dtype=dtype)
         if dtype is None and array.dtype.kind == "i":
             array = array.astype(np.int64)

@@ -258,3 +258,17 @@ def test_python_scalars_take_the_tensor_dtype() -> None:
 def test_cross_entropy_rejects_out_of_range_labels() -> None:
     with pytest.raises(aidjit.ShapeError, match=r"labels must lie in \[0, 3\)"):
         ops.cross_entropy(Tensor(np.zeros((2, 3))), np.array([0, 3]))
+
+
+def test_tensor_of_a_tensor_is_the_same_tensor_traced_or_watched() -> None:
+    """Found by the fuzzer: `Tensor(t)` read t's value, which fails on a traced tensor (and
+    would detach a watched one). Like jnp.asarray, it returns t, or t.astype(dtype)."""
+    x = np.array([1.0, 2.0], np.float32)
+    compiled = aidjit.jit(lambda t: Tensor(t) * 2.0 + Tensor(t, np.float64).astype(np.float32))
+    np.testing.assert_array_equal(compiled(x), 3.0 * x)
+    t = Tensor(x)
+    assert Tensor(t) is t
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(Tensor(t) * Tensor(t, np.float64).astype(np.float32))
+    np.testing.assert_allclose(tape.gradient(y, t), 2.0 * x)

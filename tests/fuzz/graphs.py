@@ -736,13 +736,16 @@ def build_slice(b: Builder, op: str) -> Value | None:
         return None  # numpy would index a captured array itself
     if b.chance(0.3):
         return _strided_slice(b, v, op)
-    items: list[object] = [
-        _index_item(b, d) for d in v.shape[: int(b.rng.integers(0, len(v.shape) + 1))]
-    ]
+    rank = len(v.shape)
+    count = int(b.rng.integers(0, rank + 1))  # axes indexed explicitly
+    items: list[object] = [_index_item(b, d) for d in v.shape[:count]]
+    if b.chance(0.2):
+        # Items after an ellipsis index the trailing axes: draw those for the axes they meet.
+        before = int(b.rng.integers(0, count + 1))
+        trailing = [_index_item(b, d) for d in v.shape[rank - (count - before) :]]
+        items = [*items[:before], Ellipsis, *trailing]
     if b.chance(0.2):
         items.insert(int(b.rng.integers(0, len(items) + 1)), None)
-    if b.chance(0.2):
-        items.insert(int(b.rng.integers(0, len(items) + 1)), Ellipsis)
     key = tuple(items)
     shape = np.empty(v.shape)[key].shape
     if not items or not fits(shape):
