@@ -108,7 +108,7 @@ class Tensor:
         weak: bool = False,
     ) -> Tensor:
         """Build without the constructor's conversions: callers guarantee value matches spec."""
-        tensor = cls.__new__(cls)
+        tensor = object.__new__(cls)  # not Tensor.__new__: nothing to convert
         tensor._value = value
         tensor._spec = spec
         tensor._trace = trace
@@ -326,9 +326,10 @@ def _numpy_dispatch() -> Any:
 
 def constant(value: Any, dtype: Any, *, weak: bool = False) -> Tensor:
     """A concrete tensor of `dtype`; inside a trace it becomes a graph.constant."""
-    tensor = Tensor(np.asarray(value, dtype=dtype))
-    tensor.weak = weak
-    return tensor
+    array = np.asarray(value, dtype=dtype)
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    return Tensor._concrete(array, Spec(array.shape, as_dtype(array.dtype)), weak=weak)
 
 
 WEAK_SCALARS = (bool, int, float, np.number)
@@ -380,7 +381,10 @@ def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
     scalars are float64 constants (the only dtype arithmetic accepts besides float32). Two
     strong float dtypes are left for the operation's dtype rule to reject.
     """
-    if all(type(operand) is Tensor and not operand.weak for operand in operands):
+    for operand in operands:
+        if type(operand) is not Tensor or operand.weak:
+            break
+    else:
         return tuple(operands)  # the common case, tensors among themselves: nothing to decide
     target, stays_weak = _weak_target(operands)
     converted = []
@@ -427,16 +431,18 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
         inputs = (*to_tensors(operands[:masks]), *to_tensors(operands[masks:]))
     else:
         inputs = to_tensors(operands)
-    if primitive.family in FLOAT_FAMILIES and any(t.weak and t.dtype.kind != "f" for t in inputs):
-        # A weak int64 (a Python int argument) where floats are needed, as in `ops.exp(n)`.
-        inputs = tuple(
-            _cast(t, np.dtype(np.float64), weak=True) if t.weak and t.dtype.kind != "f" else t
-            for t in inputs
-        )
+    weak = False
+    if any(t.weak for t in inputs):
+        if primitive.family in FLOAT_FAMILIES:
+            # A weak int64 (a Python int argument) where floats are needed: `ops.exp(n)`.
+            inputs = tuple(
+                _cast(t, _FLOAT64, weak=True) if t.weak and t.dtype.kind != "f" else t
+                for t in inputs
+            )
+        # Weak in, weak out — unless the op names its result dtype (astype, one_hot).
+        values = inputs[masks:]
+        weak = bool(values) and all(t.weak for t in values) and "dtype" not in primitive.params
     spec = primitive.infer([t.spec for t in inputs], params)
-    # Weak in, weak out — unless the op names its result dtype (astype, one_hot).
-    values = inputs[masks:]
-    weak = bool(values) and all(t.weak for t in values) and "dtype" not in primitive.params
     trace = _trace_of(inputs)
     if trace is None:
         value = primitive.evaluate([t.numpy() for t in inputs], params, spec)
