@@ -35,7 +35,7 @@ from aidjit.autodiff.tree_util import (
     tree_flatten,
     tree_flatten_with_path,
 )
-from aidjit.errors import AidjitError, ArgumentValueError, DTypeError
+from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, DTypeError
 
 WEAK_DTYPES: dict[type, np.dtype] = {
     int: np.dtype(np.int64),
@@ -310,8 +310,12 @@ class Binder:
     def _static_positions(self, count: int, static_self: bool) -> set[int]:
         positions = {0} if static_self and count else set()
         for index in self.static_argnums:
-            if -count <= index < count:
-                positions.add(index % count)
+            if not -count <= index < count:
+                raise ArgumentCountError(
+                    f"{self.name}: static_argnums {index} names a positional argument, but "
+                    f"{self.name} was called with {count} positional argument(s)"
+                )
+            positions.add(index % count)
         positions |= {
             i for i, name in enumerate(self._positional[:count]) if name in self.static_argnames
         }

@@ -221,3 +221,9 @@ def test_numpy_scalars_are_weak_eagerly_and_under_jit_alike(scale: Any) -> None:
     np.testing.assert_array_equal(compiled, eager)
     jitted(x, type(scale)(3))
     assert len(jitted.versions()) == 1
+
+
+def test_static_argnums_beyond_the_call_is_an_error_not_ignored() -> None:
+    jitted = aidjit.jit(lambda x, n=2: x * n, static_argnums=(1, 5))
+    with pytest.raises(aidjit.ArgumentCountError, match="static_argnums 5 names a positional"):
+        jitted(np.ones(2, F32))
