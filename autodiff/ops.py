@@ -643,7 +643,11 @@ def _pad_impl(
 ) -> np.ndarray:
     widths = list(zip(x.shape, low, high, interior, strict=True))
     out = np.zeros([_padded_dim(*w) for w in widths], x.dtype)
-    out[tuple(slice(lo, lo + (d - 1) * (i + 1) + 1, i + 1) for d, lo, _, i in widths)] = x
+    # An empty axis places nothing (its "last element" would be a negative, wrapping stop).
+    places = (
+        slice(lo, lo + (d - 1) * (i + 1) + 1, i + 1) if d else slice(0, 0) for d, lo, _, i in widths
+    )
+    out[tuple(places)] = x
     return out
 
 

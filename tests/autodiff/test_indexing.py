@@ -125,3 +125,20 @@ def test_slice_and_pad_rules_name_the_op_and_shape() -> None:
         ops.pad(x, (0, -1), (0, 0))
     with pytest.raises(ShapeError, match=r"pad: low \(0,\) needs one entry per axis"):
         ops.pad(x, (0,), (1,))
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 1), (3, 0), (0,)])
+def test_pad_of_an_empty_axis_with_interior_padding(shape: tuple[int, ...]) -> None:
+    """Found by the fuzzer (seed 30548): the eager pad placed an empty axis's elements through a
+    negative, wrapping slice stop and failed; every level must give zeros of the padded shape."""
+    low, high, interior = (2, 0, 2)[: len(shape)], (1, 2, 0)[: len(shape)], (0, 1, 1)[: len(shape)]
+    x = np.ones(shape)
+    expected_shape = tuple(
+        lo + hi + max(d + (d - 1) * i, 0)
+        for d, lo, hi, i in zip(shape, low, high, interior, strict=True)
+    )
+    eager = ops.pad(Tensor(x), low, high, interior).numpy()
+    assert eager.shape == expected_shape and not eager.any()
+    for options in ({}, {"backend": "interpreter"}):
+        compiled = aidjit.compile(lambda t: ops.pad(t, low, high, interior), x, **options)(x)
+        np.testing.assert_array_equal(compiled, eager)
