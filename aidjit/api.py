@@ -28,7 +28,7 @@ from xdsl.ir import BlockArgument, SSAValue
 
 from aidjit.arguments import Binder, BoundCall, CallKey, CallSignature
 from aidjit.autodiff.trace import Trace, trace_function
-from aidjit.autodiff.tree_util import is_node
+from aidjit.autodiff.tree_util import is_node, tree_structure
 from aidjit.context import make_context
 from aidjit.debug import debug_log
 from aidjit.dialects.graph import LayoutOp, OneHotOp
@@ -111,6 +111,7 @@ class CompiledFunction:
         self.options = options
         self.pipeline = options.pipeline
         self.signature = signature
+        self._plain_arity = _plain_arity(signature)
         self.stats = Stats()
         self.__name__ = binder.name
         self._binder = binder
@@ -212,6 +213,14 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on arguments shaped like the example arguments, in the same pytree structure."""
+        if self._plain_arity == len(args) and not kwargs:
+            for arg in args:
+                if type(arg) is not np.ndarray:
+                    break
+            else:
+                # Compiled for positional arrays and called with them: nothing to bind (the
+                # loader checks each array), so a small kernel pays no more than its call.
+                return self.run_leaves(args)
         bound = self._binder.bind(args, kwargs)
         if bound.needs_python:
             # Inside an outer trace or under a watching tape: see BoundCall.needs_python.
@@ -267,6 +276,15 @@ class CompiledFunction:
             f"<CompiledFunction {self.__name__}({self.signature.describe()}) "
             f"backend={self.options.backend}>"
         )
+
+
+def _plain_arity(signature: CallSignature) -> int | None:
+    """n when `signature` is n positional arrays (no pytrees, statics, weak scalars), else None."""
+    count = len(signature.arguments)
+    plain_tree = tree_structure(((0,) * count, {}))
+    if signature.tree != plain_tree or signature.statics:
+        return None
+    return None if any(argument.weak for argument in signature.arguments) else count
 
 
 def _label_bounds(module: ModuleOp) -> dict[int, int]:

@@ -132,6 +132,8 @@ class BoundCall:
     """The parameter label of each traced positional argument."""
     statics: tuple[tuple[StaticKey, str, type, Any], ...]
     name: str
+    plain: bool = False
+    """Positional numpy arrays only (the common call): the leaves are the arrays, as they are."""
 
     @property
     def needs_python(self) -> bool:
@@ -140,6 +142,8 @@ class BoundCall:
         compiled code returns plain arrays, which would hide its ops from the outer trace or
         tape: a silently zero gradient. Running `fn` records them, as jax.jit does under grad.
         """
+        if self.plain:
+            return False  # numpy arrays are neither traced nor watched
         tapes = active_tapes()
         return any(
             isinstance(leaf, Tensor)
@@ -149,6 +153,8 @@ class BoundCall:
 
     def arrays(self) -> list[Any]:
         """The leaves as compiled code takes them: arrays; scalars as 0-d arrays of their dtype."""
+        if self.plain:
+            return self.leaves
         values = []
         for leaf in self.leaves:
             kind = type(leaf)
@@ -266,7 +272,7 @@ class Binder:
             known = self._plain_trees[count] = (tree_flatten((tuple(args), {}))[1], labels)
         tree, labels = known
         key = CallKey(tree, tuple([(arg.shape, arg.dtype) for arg in args]), ())
-        return BoundCall(key, list(args), (tuple(args), {}), labels, (), self.name)
+        return BoundCall(key, list(args), (tuple(args), {}), labels, (), self.name, plain=True)
 
     def flat_function(self, signature: CallSignature) -> Callable[..., Any]:
         """`fn` as a function of the traced leaves alone, the statics put back in their places."""
