@@ -2,8 +2,7 @@
 
 from aidjit import tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
-from aidjit.autodiff import GradientTape, Tensor, ops, stop_gradient
-from aidjit.autodiff.grad import grad, value_and_grad
+from aidjit.autodiff import GradientTape, Tensor, grad, ops, stop_gradient, value_and_grad
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
