@@ -290,9 +290,10 @@ def _plain_arity(signature: CallSignature) -> int | None:
 def _label_bounds(module: ModuleOp) -> dict[int, int]:
     """Arguments used as one_hot labels, with the number of classes they must stay below.
 
-    Labels may reach one_hot through layout ops (reshape, transpose, broadcast_to, and
-    stop_gradient, which is a reshape): those only move elements, so the argument they start
-    from holds exactly the values one_hot sees and is checked instead.
+    Labels may reach one_hot through layout ops (reshape, transpose, broadcast_to, slice, and
+    stop_gradient, which is a reshape): those only move or select elements, so every value
+    one_hot sees is in the argument they start from, which is checked instead (all of it: a
+    label a slice drops is still checked).
     """
     bounds: dict[int, int] = {}
     for op in module.walk():

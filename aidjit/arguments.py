@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from aidjit.autodiff.primitives import Spec
-from aidjit.autodiff.tensor import Tensor, active_tapes, as_dtype
-from aidjit.autodiff.trace import TraceArgument, quote_path
+from aidjit.autodiff.tensor import Tensor, active_tapes, as_dtype, weak_scalar_dtype
+from aidjit.autodiff.trace import PositionalNames, TraceArgument, quote_path
 from aidjit.autodiff.tree_util import (
     PyTreeDef,
     key_name,
@@ -36,17 +36,6 @@ from aidjit.autodiff.tree_util import (
     tree_flatten_with_path,
 )
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, DTypeError
-
-WEAK_DTYPES: dict[type, np.dtype] = {
-    int: np.dtype(np.int64),
-    float: np.dtype(np.float64),
-    np.float64: np.dtype(np.float64),
-    np.float32: np.dtype(np.float32),
-    np.int64: np.dtype(np.int64),
-}
-"""Scalars traced as weakly typed 0-d tensors (they take the dtype of what they meet): Python
-numbers and numpy scalars, the same kinds `aidjit.autodiff.tensor.WEAK_SCALARS` treats as weak
-in eager code, so `f(x, np.sqrt(2.0))` means the same eagerly and under `jit`."""
 
 StaticKey = int | str
 """A static argument's place: a position among the positional arguments, or a keyword."""
@@ -157,11 +146,12 @@ class BoundCall:
             return self.leaves
         values = []
         for leaf in self.leaves:
-            kind = type(leaf)
-            if kind in WEAK_DTYPES:
-                values.append(np.asarray(leaf, WEAK_DTYPES[kind]))
+            if isinstance(leaf, Tensor):
+                values.append(leaf.numpy())
+            elif isinstance(leaf, np.ndarray):
+                values.append(leaf)
             else:
-                values.append(leaf.numpy() if isinstance(leaf, Tensor) else leaf)
+                values.append(np.asarray(leaf, weak_scalar_dtype(leaf)))
         return values
 
     def signature(self) -> CallSignature:
@@ -200,12 +190,7 @@ class Binder:
         except (TypeError, ValueError):
             self._signature = None
         parameters = list(self._signature.parameters.values()) if self._signature else []
-        self._positional = [
-            p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-        self._var_positional = next(
-            (p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None
-        )
+        self._names = PositionalNames.of(fn)
         self._check_static_names(parameters)
         self._has_statics = bool(self.static_argnums or self.static_argnames)
         self._plain_trees: dict[int, tuple[PyTreeDef, list[str]]] = {}
@@ -239,7 +224,7 @@ class Binder:
         statics: list[tuple[StaticKey, str, type, Any]] = []
         traced_positional, traced_labels = [], []
         for position, value in enumerate(positional):
-            label = self._label(position)
+            label = self._names.label(position)
             if position in static_positions:
                 statics.append((position, label, type(value), value))
             else:
@@ -268,7 +253,7 @@ class Binder:
         count = len(args)
         known = self._plain_trees.get(count)
         if known is None:
-            labels = [self._label(i) for i in range(count)]
+            labels = [self._names.label(i) for i in range(count)]
             known = self._plain_trees[count] = (tree_flatten((tuple(args), {}))[1], labels)
         tree, labels = known
         key = CallKey(tree, tuple([(arg.shape, arg.dtype) for arg in args]), ())
@@ -323,19 +308,12 @@ class Binder:
                 )
             positions.add(index % count)
         positions |= {
-            i for i, name in enumerate(self._positional[:count]) if name in self.static_argnames
+            i for i, name in enumerate(self._names.names[:count]) if name in self.static_argnames
         }
         return positions
 
     def _position_of(self, keyword: str) -> int | None:
-        return self._positional.index(keyword) if keyword in self._positional else None
-
-    def _label(self, position: int) -> str:
-        if position < len(self._positional):
-            return self._positional[position]
-        if self._var_positional is not None:
-            return f"{self._var_positional}[{position - len(self._positional)}]"
-        return f"arg{position}"
+        return self._names.names.index(keyword) if keyword in self._names.names else None
 
 
 def _identifier(text: str) -> str:
@@ -365,8 +343,9 @@ def _leaf_type(leaf: Any, where: str, name: str) -> tuple[Spec, bool]:
             f"{name}: argument {quote_path(where)} is a bool; traced arguments are arrays or "
             "numbers; mark it static (static_argnums / static_argnames) to branch on it in Python"
         )
-    if type(leaf) in WEAK_DTYPES:
-        return Spec((), WEAK_DTYPES[type(leaf)]), True
+    scalar = weak_scalar_dtype(leaf)
+    if scalar is not None:
+        return Spec((), scalar), True
     if isinstance(leaf, np.ndarray | np.generic):
         try:
             return Spec(tuple(leaf.shape), as_dtype(leaf.dtype)), False

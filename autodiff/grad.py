@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from aidjit.autodiff.tape import GradientTape
-from aidjit.autodiff.tensor import WEAK_SCALARS, Tensor
-from aidjit.autodiff.trace import quote_path
+from aidjit.autodiff.tensor import Tensor, constant, weak_scalar_dtype
+from aidjit.autodiff.trace import PositionalNames, quote_path
 from aidjit.autodiff.tree_util import keystr, tree_flatten_with_path, tree_map
 from aidjit.errors import GradientError
 
@@ -40,14 +40,16 @@ def value_and_grad(
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         args, kwargs = _bind(fn, args, kwargs)
-        names = _parameter_names(fn, len(args))
+        names = PositionalNames.of(fn)
         positions = [_position(index, len(args), name) for index in requested]
         args = list(args)
         structures = []
         sources: list[Tensor] = []
         for position in positions:
             pairs, structure = tree_flatten_with_path(args[position])
-            leaves = [_as_source(leaf, f"{names[position]}{keystr(p)}", name) for p, leaf in pairs]
+            leaves = [
+                _as_source(leaf, f"{names.label(position)}{keystr(p)}", name) for p, leaf in pairs
+            ]
             args[position] = structure.unflatten(leaves)
             structures.append(structure)
             sources.extend(leaves)
@@ -98,16 +100,6 @@ def _bind(
     return bound.args, bound.kwargs
 
 
-def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
-    """The Python parameter name of each positional argument, for messages."""
-    try:
-        parameters = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        parameters = []
-    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return [names[i] if i < len(names) else f"arg{i}" for i in range(count)]
-
-
 def _position(index: int, count: int, name: str) -> int:
     if not isinstance(index, int | np.integer) or isinstance(index, bool):
         raise TypeError(f"{name}: argnums must be ints, got {index!r}")
@@ -124,11 +116,10 @@ def _as_source(leaf: Any, where: str, name: str) -> Tensor:
         tensor = leaf
     elif isinstance(leaf, np.ndarray):
         tensor = Tensor(leaf)
-    elif isinstance(leaf, WEAK_SCALARS) and not isinstance(leaf, bool):
+    elif not isinstance(leaf, bool) and (scalar := weak_scalar_dtype(leaf)) is not None:
         # A scalar is weak as an operand and as a jit argument: it is weak as a source too, so
         # `grad(f)(w32, 0.5)` works eagerly as under jit (its cast to float32 is recorded).
-        tensor = Tensor(leaf)
-        tensor.weak = True
+        tensor = constant(leaf, scalar, weak=True)
     else:
         kind = type(leaf).__name__
         raise GradientError(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aidjit.autodiff.primitives import (
+    FLOAT_DTYPES,
     FLOAT_FAMILIES,
     SUPPORTED_DTYPES,
     Family,
@@ -332,10 +333,31 @@ def constant(value: Any, dtype: Any, *, weak: bool = False) -> Tensor:
     return Tensor._concrete(array, Spec(array.shape, as_dtype(array.dtype)), weak=weak)
 
 
-WEAK_SCALARS = (bool, int, float, np.number)
+WEAK_SCALARS = (bool, int, float, np.integer, np.floating)
 """Operands without a dtype of their own in JAX's sense: Python numbers, and numpy scalars
 (`np.sqrt(d)`, `np.float64(0.5)`), which numpy code makes everywhere. `aidjit.jit` traces the
-same kinds of argument as weak 0-d tensors, so eager and compiled code agree."""
+same kinds of argument as weak 0-d tensors (see `weak_scalar_dtype`), so eager and compiled
+code agree."""
+
+_FLOAT64 = np.dtype(np.float64)
+_INT64 = np.dtype(np.int64)
+
+
+def weak_scalar_dtype(value: Any) -> np.dtype | None:
+    """The dtype a weak scalar carries until it meets a tensor, or None for anything else.
+
+    float64 for a Python float, int64 for an int, a numpy scalar's own float dtype (float64
+    where aidjit has no such dtype), int64 for a numpy integer. The one definition both eager
+    operands and `aidjit.jit`'s scalar arguments use.
+    """
+    if isinstance(value, np.floating):
+        dtype = np.dtype(type(value))
+        return dtype if dtype in FLOAT_DTYPES else _FLOAT64
+    if isinstance(value, float):
+        return _FLOAT64
+    if isinstance(value, int | np.integer):
+        return _INT64  # bool too: True is the int 1
+    return None
 
 
 def _weak_target(operands: Sequence[Any]) -> tuple[np.dtype | None, bool]:
@@ -358,18 +380,15 @@ def _weak_target(operands: Sequence[Any]) -> tuple[np.dtype | None, bool]:
             if strong_array is None and operand.dtype.kind == "f":
                 strong_array = operand.dtype
             continue
-        elif isinstance(operand, float | np.floating):
-            dtype = np.dtype(type(operand)) if isinstance(operand, np.floating) else _FLOAT64
         else:
-            continue
+            dtype = weak_scalar_dtype(operand)
+            if dtype is None or dtype.kind != "f":
+                continue
         if weak is None or dtype.itemsize > weak.itemsize:
             weak = dtype
     if strong_array is not None:
         return strong_array, False
     return weak, True
-
-
-_FLOAT64 = np.dtype(np.float64)
 
 
 def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:

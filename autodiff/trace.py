@@ -11,6 +11,7 @@ the caller flattens them, and the traced function rebuilds the structure from th
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,35 @@ class TraceArgument:
         return f"{self.path}: {self.type}"
 
 
+@dataclass(frozen=True)
+class PositionalNames:
+    """What messages and the IR call each positional argument of a Python function."""
+
+    names: tuple[str, ...]
+    """The positional parameters' names, in order."""
+    var_positional: str | None = None
+    """The `*args` parameter's name, if there is one."""
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> PositionalNames:
+        try:
+            parameters = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):  # no signature (some builtins): positions only
+            return cls(())
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        names = tuple(p.name for p in parameters if p.kind in positional)
+        rest = next((p.name for p in parameters if p.kind == p.VAR_POSITIONAL), None)
+        return cls(names, rest)
+
+    def label(self, position: int) -> str:
+        """`x` for a named parameter, `args[2]` within `*args`, else `arg5`."""
+        if position < len(self.names):
+            return self.names[position]
+        if self.var_positional is not None:
+            return f"{self.var_positional}[{position - len(self.names)}]"
+        return f"arg{position}"
+
+
 def quote_path(path: str) -> str:
     """`'lr'` for a plain name; a path with brackets reads best bare: `params['w']`."""
     return f"'{path}'" if path.isidentifier() else path
@@ -81,7 +111,7 @@ def trace_function(fn: Callable[..., Any], arguments: Sequence[TraceArgument], n
     mentions, since the op that failed is often far from the argument that caused it.
     """
     trace = Trace(name, list(arguments))
-    trace.args = [_symbolic_argument(argument, trace) for argument in arguments]
+    trace.args = [Tensor.symbolic(a.spec, trace, weak=a.weak) for a in arguments]
     try:
         result = fn(*trace.args)
     except (DTypeError, ShapeError) as error:
@@ -91,12 +121,6 @@ def trace_function(fn: Callable[..., Any], arguments: Sequence[TraceArgument], n
         raise UnsupportedError(f"{name} returns nothing to compile")
     trace.outputs = [_as_output(leaf, name, i) for i, leaf in enumerate(leaves)]
     return trace
-
-
-def _symbolic_argument(argument: TraceArgument, trace: Trace) -> Tensor:
-    if argument.weak:
-        return Tensor.symbolic(argument.spec, trace, weak=True)
-    return Tensor.symbolic(argument.spec, trace)
 
 
 def _argument_hint(message: str, arguments: Sequence[TraceArgument]) -> str:

@@ -191,25 +191,25 @@ def register_dataclass(
     return node_type
 
 
-def _is_namedtuple(node_type: type) -> bool:
-    return issubclass(node_type, tuple) and hasattr(node_type, "_fields")
+_NAMEDTUPLE = _NodeKind(
+    lambda t: (tuple(t), type(t)),
+    lambda cls, c: cls(*c),
+    lambda cls, _: [GetAttrKey(n) for n in cls._fields],
+)
+"""Every NamedTuple class not registered otherwise: its class is the aux data."""
 
 
-def _kind_of(node: Any) -> _NodeKind | None:
-    node_type = type(node)
+def _kind_of(node_type: type) -> _NodeKind | None:
+    """How nodes of `node_type` flatten, or None for a leaf type."""
     kind = _REGISTRY.get(node_type)
-    if kind is not None or not _is_namedtuple(node_type):
-        return kind
-    return _NodeKind(
-        lambda t: (tuple(t), type(t)),
-        lambda cls, c: cls(*c),
-        lambda cls, _: [GetAttrKey(n) for n in cls._fields],
-    )
+    if kind is None and issubclass(node_type, tuple) and hasattr(node_type, "_fields"):
+        return _NAMEDTUPLE
+    return kind
 
 
 def is_node(value: Any) -> bool:
     """Whether `value` is a pytree node (a container) rather than a leaf."""
-    return _kind_of(value) is not None
+    return _kind_of(type(value)) is not None
 
 
 # ----- structure ----------------------------------------------------------------------------------
@@ -250,9 +250,9 @@ class PyTreeDef:
         if self.node_type is None:
             return next(leaves)
         children = [child._build(leaves) for child in self.children]
-        if _is_namedtuple(self.node_type) and self.node_type not in _REGISTRY:
-            return self.node_type(*children)
-        return _REGISTRY[self.node_type].unflatten(self.aux, children)
+        kind = _kind_of(self.node_type)
+        assert kind is not None  # a node's type was registered when it was flattened
+        return kind.unflatten(self.aux, children)
 
     def __str__(self) -> str:
         if self.node_type is None:
@@ -285,44 +285,36 @@ def tree_flatten_with_path(
     return leaves, treedef
 
 
-def _flatten(
-    tree: Any,
-    path: KeyPath,
-    leaves: list[tuple[KeyPath, Any]],
-    is_leaf: Callable[[Any], bool] | None,
-) -> PyTreeDef:
-    kind = None if is_leaf is not None and is_leaf(tree) else _kind_of(tree)
-    if kind is None:
-        leaves.append((path, tree))
-        return LEAF
-    children, aux = kind.flatten(tree)
-    children = list(children)
-    keys = kind.keys(aux, len(children))
-    defs = tuple(
-        _flatten(child, (*path, key), leaves, is_leaf)
-        for child, key in zip(children, keys, strict=True)
-    )
-    return _node_def(type(tree), aux, defs)
-
-
 def tree_flatten(
     tree: Any, is_leaf: Callable[[Any], bool] | None = None
 ) -> tuple[list[Any], PyTreeDef]:
     """The leaves of `tree` in order (dicts by sorted key) and its structure."""
     leaves: list[Any] = []
-    return leaves, _flatten_leaves(tree, leaves, is_leaf)
+    return leaves, _flatten(tree, None, leaves, is_leaf)
 
 
-def _flatten_leaves(
-    tree: Any, leaves: list[Any], is_leaf: Callable[[Any], bool] | None
+def _flatten(
+    tree: Any,
+    path: KeyPath | None,
+    leaves: list[Any],
+    is_leaf: Callable[[Any], bool] | None,
 ) -> PyTreeDef:
-    """`_flatten` without key paths: what `jit` runs on every call."""
-    kind = None if is_leaf is not None and is_leaf(tree) else _kind_of(tree)
+    """Append the leaves of `tree` to `leaves`, as `(path, leaf)` pairs unless `path` is None
+    (what `jit` runs on every call: no key paths built), and return its structure."""
+    kind = None if is_leaf is not None and is_leaf(tree) else _kind_of(type(tree))
     if kind is None:
-        leaves.append(tree)
+        leaves.append(tree if path is None else (path, tree))
         return LEAF
     children, aux = kind.flatten(tree)
-    defs = tuple([_flatten_leaves(child, leaves, is_leaf) for child in children])
+    if path is None:
+        defs = tuple([_flatten(child, None, leaves, is_leaf) for child in children])
+    else:
+        children = list(children)
+        keys = kind.keys(aux, len(children))
+        defs = tuple(
+            _flatten(child, (*path, key), leaves, is_leaf)
+            for child, key in zip(children, keys, strict=True)
+        )
     return _node_def(type(tree), aux, defs)
 
 

@@ -98,33 +98,28 @@ def tensor_type(spec: Spec) -> TensorType[Any]:
     return TensorType(element_type(spec.dtype), spec.shape)
 
 
-def _splat_element(flat: np.ndarray) -> np.ndarray | None:
-    """`flat[:1]` if every element has the bit pattern of the first, else None.
+def _repeats_first(data: bytes, count: int) -> bool:
+    """Whether the `count` elements stored in `data` all have the bytes of the first.
 
     Bits, not `==`: -0.0 == 0.0 and NaN != NaN, so comparing values would merge a constant
     holding both zeros into one repeated zero (and never compress a NaN splat), changing what
     the program computes (`x / [-0.0, 0.0]`). Distinct NaN payloads stay distinct too.
     """
-    if flat.size == 0:
-        return None
-    bits = flat.view(np.dtype(f"u{flat.dtype.itemsize}"))
-    return flat[:1] if np.all(bits == bits[0]) else None
+    return count > 0 and data == data[: len(data) // count] * count
 
 
 def dense_attr(array: np.ndarray) -> DenseIntOrFPElementsAttr[Any]:
     """A dense attribute holding `array`; a splat (all elements bitwise equal) stores one."""
     array = np.asarray(array)
     type_ = tensor_type(Spec(tuple(array.shape), array.dtype))
-    flat = array.reshape(-1)
-    splat = _splat_element(flat)
-    return DenseIntOrFPElementsAttr(type_, BytesAttr((flat if splat is None else splat).tobytes()))
+    data = array.tobytes()
+    if _repeats_first(data, array.size):
+        data = data[: array.itemsize]
+    return DenseIntOrFPElementsAttr(type_, BytesAttr(data))
 
 
 def _is_bitwise_splat(attr: DenseIntOrFPElementsAttr[Any]) -> bool:
-    """Whether every stored element has the bytes of the first (see `_splat_element`)."""
-    data = attr.data.data
-    count = len(attr)
-    return count > 0 and data == data[: len(data) // count] * count
+    return _repeats_first(attr.data.data, len(attr))
 
 
 # xDSL 0.74's `DenseIntOrFPElementsAttr.is_splat` compares element values with `==`, so the
@@ -149,11 +144,9 @@ def splat_value(attr: Attribute) -> int | float | None:
     the right kind of constant (an i64 splat is an `IntegerAttr`, exact beyond 2**53); a zero
     keeps its sign.
     """
-    if not isinstance(attr, DenseIntOrFPElementsAttr):
+    if not isinstance(attr, DenseIntOrFPElementsAttr) or not _is_bitwise_splat(attr):
         return None
-    flat = np.frombuffer(attr.data.data, dtype=spec_of(attr.type).dtype)
-    splat = _splat_element(flat)
-    return None if splat is None else splat[0].item()
+    return np.frombuffer(attr.data.data, dtype=spec_of(attr.type).dtype, count=1)[0].item()
 
 
 def int_array(values: Sequence[int]) -> DenseArrayBase[Any]:

@@ -11,13 +11,14 @@ instead (PERF-NOTES, "Vectorised math"). libmvec is probed once per compiler and
 dropped when absent; :attr:`Toolchain.vector_math` tells the C emitter whether it may declare libm
 functions ``#pragma omp declare simd``.
 
-Compilers have bugs, and aidjit's C has met two in gcc 12.2 (a miscompiled copy out of a constant
-array, a crash on vectorised max/min); runtime/emit_c.py emits around both. So that a compiler
-with the same kind of bug is caught rather than trusted, :func:`find_toolchain` runs a self-test
-once per toolchain: it compiles the reproducers of those bugs, in the shape aidjit emits today,
-with the toolchain's exact command line, and runs them. A failure logs a warning (logger
-``"aidjit"``) and switches to fallback flags that pass. The verdict is recorded in the cache
-directory under the toolchain's identity, so later processes pay nothing.
+Compilers have bugs, and aidjit's C has met three in gcc 12.2: a miscompiled copy out of a
+constant array and a crash on vectorised max/min, which runtime/emit_c.py emits around, and a
+dropped rounding in float64 -> float32 -> float64 round trips, which a default flag avoids.
+So that a compiler with the same kind of bug is caught rather than trusted, :func:`find_toolchain`
+runs a self-test once per toolchain: it compiles the reproducers of those bugs, in the shape
+aidjit emits today, with the toolchain's exact command line, and runs them. A failure logs a
+warning (logger ``"aidjit"``) and switches to fallback flags that pass. The verdict is recorded
+in the cache directory under the toolchain's identity, so later processes pay nothing.
 """
 
 import contextlib

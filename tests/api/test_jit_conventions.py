@@ -209,7 +209,9 @@ def test_label_check_names_a_pytree_path() -> None:
         step(np.zeros((3, 4), F32), {"labels": np.array([0, 4, 2])})
 
 
-@pytest.mark.parametrize("scale", [2.0, np.float64(2.0), np.float32(2.0), 2, np.sqrt(4.0)])
+@pytest.mark.parametrize(
+    "scale", [2.0, np.float64(2.0), np.float32(2.0), np.float16(2.0), 2, np.int32(2), np.sqrt(4.0)]
+)
 def test_numpy_scalars_are_weak_eagerly_and_under_jit_alike(scale: Any) -> None:
     """`x / np.sqrt(d)` is everywhere in numpy code: a numpy scalar takes the array's dtype,
     eagerly and as a jit argument (one version for every value of a scalar kind)."""

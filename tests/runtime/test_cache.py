@@ -235,13 +235,19 @@ def assert_builds_in_a_fallback(configured: Path, toolchain: Toolchain) -> Path:
     return result.path.parent.parent
 
 
-def test_cache_dir_under_a_regular_file_falls_back_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
-) -> None:
+@pytest.fixture
+def cache_under_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """AIDJIT_CACHE_DIR set to a path below a regular file: it can never be created."""
     (tmp_path / "a-file").write_text("not a directory")
     configured = tmp_path / "a-file" / "cache"
     monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
-    fallback = assert_builds_in_a_fallback(configured, toolchain)
+    return configured
+
+
+def test_cache_dir_under_a_regular_file_falls_back_with_a_warning(
+    cache_under_a_file: Path, toolchain: Toolchain
+) -> None:
+    fallback = assert_builds_in_a_fallback(cache_under_a_file, toolchain)
     assert cache.cache_dir() == fallback  # decided once per process: no second warning
     assert build(ADD_SOURCE, toolchain).hit == "memory"
 
@@ -279,11 +285,8 @@ def test_a_full_disk_while_writing_an_entry_falls_back(
 
 
 def test_when_the_fallback_fails_too_a_cache_error_names_both(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+    monkeypatch: pytest.MonkeyPatch, cache_under_a_file: Path, toolchain: Toolchain
 ) -> None:
-    (tmp_path / "a-file").write_text("not a directory")
-    configured = tmp_path / "a-file" / "cache"
-    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
 
     def no_temporary_directory(*args: object, **kwargs: object) -> str:
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp")
@@ -292,16 +295,13 @@ def test_when_the_fallback_fails_too_a_cache_error_names_both(
     with pytest.raises(CacheError) as caught:
         build(ADD_SOURCE, toolchain)
     message = str(caught.value)
-    assert str(configured) in message and "AIDJIT_CACHE_DIR" in message
+    assert str(cache_under_a_file) in message and "AIDJIT_CACHE_DIR" in message
     assert "Not a directory" in message and "No space left on device" in message
 
 
 def test_a_fallback_that_breaks_as_well_is_a_cache_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, toolchain: Toolchain
+    monkeypatch: pytest.MonkeyPatch, cache_under_a_file: Path, toolchain: Toolchain
 ) -> None:
-    (tmp_path / "a-file").write_text("not a directory")
-    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(tmp_path / "a-file" / "cache"))
-
     def disk_full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
@@ -310,13 +310,8 @@ def test_a_fallback_that_breaks_as_well_is_a_cache_error(
         build(ADD_SOURCE, toolchain)
 
 
-def test_compile_with_an_unusable_cache_dir_still_works(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    (tmp_path / "a-file").write_text("not a directory")
-    configured = tmp_path / "a-file" / "cache"
-    monkeypatch.setenv("AIDJIT_CACHE_DIR", str(configured))
+def test_compile_with_an_unusable_cache_dir_still_works(cache_under_a_file: Path) -> None:
     x = np.arange(3, dtype=np.float32)
-    with pytest.warns(RuntimeWarning, match=re.escape(str(configured))):
+    with pytest.warns(RuntimeWarning, match=re.escape(str(cache_under_a_file))):
         compiled = aidjit.compile(lambda v: v * 2.0, x)
     np.testing.assert_array_equal(compiled(x), x * 2)
