@@ -493,7 +493,12 @@ class ReductionTemplate(Template):
 
 
 class MatmulTemplate(Template):
-    """C = 0; for [b,] i, k: a = A[b,i,k]; for j: C[b,i,j] += a * B[b,k,j] — j innermost."""
+    """C = 0; for [b,] i, k: a = A[b,i,k]; for j: C[b,i,j] = fma(a, B[b,k,j], C[b,i,j]).
+
+    j is innermost. The accumulation is an explicit `math.fma`, one rounding per step as BLAS
+    does: the C is built without FP contraction (arith ops carry no `contract` flag), so a fused
+    multiply-add happens only where the IR asks for one, and the interpreter computes the same.
+    """
 
     @staticmethod
     def emit(lw: FunctionLowering, op: Operation, operands: list[Operand], dest: SSAValue) -> None:
@@ -509,9 +514,10 @@ class MatmulTemplate(Template):
             *b, i, kk, j = ivs
             a = lw.load(lhs, [*b, i, kk], element)
             rhs_b = b if len(rhs.shape) == len(out_shape) else []
-            product = arith.MulfOp(a, lw.load(rhs, [*rhs_b, kk, j], element)).result
+            other = lw.load(rhs, [*rhs_b, kk, j], element)
             acc = memref.LoadOp.get(dest, [*b, i, j]).res
-            memref.StoreOp.get(arith.AddfOp(acc, product).result, dest, [*b, i, j])
+            step = mathd.FmaOp(a, other, acc).result
+            memref.StoreOp.get(step, dest, [*b, i, j])
 
         lw.loop_nest((*batch, m, k, n), body)
 

@@ -382,6 +382,8 @@ class _ModuleNeeds:
     libm: dict[tuple[str, str], None] = field(default_factory=dict)
     helpers: dict[tuple[str, str], None] = field(default_factory=dict)
     allocates: bool = False
+    narrows: bool = False
+    """A function converts float64 to float32: see NO_SLP_GUARD."""
 
 
 @dataclass
@@ -632,13 +634,37 @@ def c_prototype(func_op: func.FuncOp) -> str:
     return f"void {c_identifier(func_op.sym_name.data)}({', '.join(parameters) or 'void'})"
 
 
+# gcc 12.2 (Debian 12.2.0-14) at -O3 with -mavx2 or -march=native: its basic-block (SLP)
+# vectoriser drops the rounding of a float64 -> float32 -> float64 round trip through a buffer
+# when the element count is not a multiple of the vector width (`astype(astype(x, f32), f64)` on
+# a 3x4 array left the last row unrounded). Reproducer (`gcc -O3 -mavx2`; y[8..11] are wrong):
+#     void f(const double *restrict x, double *restrict y) {
+#         float t[12];
+#         for (long i = 0; i < 3; i++) for (long j = 0; j < 4; j++) t[i*4+j] = (float)x[i*4+j];
+#         for (long i = 0; i < 3; i++) for (long j = 0; j < 4; j++) y[i*4+j] = (double)t[i*4+j]; }
+# Correct with -fno-tree-slp-vectorize, -O2, or without -m flags. Only a function that narrows
+# (arith.truncf) can meet it, so only such a function turns SLP off, by attribute: the rest
+# keep it (the W3 training step ran 5-10% slower with SLP off everywhere). Loop vectorisation
+# is unaffected. runtime/toolchain.py re-checks this shape once per compiler.
+NO_SLP_GUARD = """\
+#if defined(__GNUC__) && !defined(__clang__)
+#define AIDJIT_NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define AIDJIT_NO_SLP
+#endif"""
+
+
 def _emit_function(func_op: func.FuncOp, needs: _ModuleNeeds) -> list[str]:
     emitter = _FunctionEmitter(needs)
     block = _single_block(func_op.body, func_op)
     for index, arg in enumerate(block.args):
         emitter.names[arg] = f"arg{index}"
     emitter.block(block, [])
-    return [f"{c_prototype(func_op)} {{", *emitter.lines, "}"]
+    head = f"{c_prototype(func_op)} {{"
+    if any(isinstance(op, arith.TruncFOp) for op in func_op.walk()):
+        needs.narrows = True
+        head = f"AIDJIT_NO_SLP {head}"
+    return [head, *emitter.lines, "}"]
 
 
 # Globals are neither `static` nor `const`, and hidden: gcc 12.2 (Debian 12.2.0-14) with
@@ -719,6 +745,7 @@ def emit_c(module: ModuleOp) -> str:
         [_INCLUDES],
         _libm_declarations(needs),
         [_ALIGNED_ALLOC] if needs.allocates else [],
+        [NO_SLP_GUARD] if needs.narrows else [],
         [helper_definition(helper, c_type) for helper, c_type in needs.helpers],
         *globals_,
         *functions,

@@ -13,7 +13,8 @@ functions ``#pragma omp declare simd``.
 
 Compilers have bugs, and aidjit's C has met three in gcc 12.2: a miscompiled copy out of a
 constant array and a crash on vectorised max/min, which runtime/emit_c.py emits around, and a
-dropped rounding in float64 -> float32 -> float64 round trips, which a default flag avoids.
+dropped rounding in float64 -> float32 -> float64 round trips, around which emit_c turns off
+SLP vectorisation in the functions that narrow.
 So that a compiler with the same kind of bug is caught rather than trusted, :func:`find_toolchain`
 runs a self-test once per toolchain: it compiles the reproducers of those bugs, in the shape
 aidjit emits today, with the toolchain's exact command line, and runs them. A failure logs a
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from aidjit.debug import debug_log
 from aidjit.errors import AidjitError, CompilationError, CompilerNotFoundError
-from aidjit.runtime.emit_c import GLOBAL_STORAGE, helper_definition
+from aidjit.runtime.emit_c import GLOBAL_STORAGE, NO_SLP_GUARD, helper_definition
 
 logger = logging.getLogger("aidjit")
 
@@ -65,20 +66,13 @@ DEFAULT_CFLAGS: tuple[str, ...] = (
     # libm calls need not set errno: sqrt becomes one instruction and math calls may be
     # vectorised. Results are unchanged; numpy never reads errno.
     "-fno-math-errno",
-    # No basic-block (SLP) vectoriser: gcc 12.2 at -O3 with -mavx2 or -march=native drops the
-    # rounding of a float64 -> float32 -> float64 round trip through a temporary buffer when
-    # the element count is not a multiple of the vector width (`astype(astype(x, f32), f64)` on
-    # a 3x4 array left the last row unrounded; reproducer "round-trip-cast" below). Loop
-    # vectorisation, which our loops rely on, is unaffected, and the benchmark's workloads ran
-    # at the same speed without SLP (ratios 0.99-1.02).
-    "-fno-tree-slp-vectorize",
     # No floating-point contraction (a*b+c -> one FMA): the loop level's arith.mulf and
     # arith.addf carry no `contract` fastmath flag, so, as in MLIR, each must round on its own.
     # gcc contracts across statements by default, which gave one value two roundings: with
     # `layer_norm(x * c)` over one element, eager and the interpreters give exactly 0, while the
     # fused product minus the rounded mean left 1.5e-5 after normalisation (fuzz seed 2544).
-    # Cost measured: 8-12% on matmul-heavy workloads (W2b, W3, W4), none elsewhere; fast
-    # kernels will ask for FMA explicitly (vector.fma) where it is wanted.
+    # Where fusion is wanted, the IR says so: matmul accumulates with math.fma (C's fmaf), which
+    # kept W2a-W4 at the speed of a contracting build (0.96-0.99x, measured side by side).
     "-ffp-contract=off",
     # Deliberately absent: -ffast-math. It assumes no NaN/Inf and reassociates sums, so results
     # would stop matching numpy eager.
@@ -342,14 +336,16 @@ int {SELF_TEST_ENTRY}(void) {{
 def _round_trip_cast_source() -> str:
     # `ops.astype(ops.astype(x, float32), float64)` on a 3x4 array, as emit_c writes it: gcc
     # 12.2 -O3 -mavx2 (or -march=native) with SLP vectorisation forwarded the unrounded doubles
-    # to the last four elements.
+    # to the last four elements, unless the function turns SLP off as emit_c's does.
     return f"""\
 #include <stdint.h>
 #include <stdlib.h>
 
 void *aligned_alloc(size_t alignment, size_t size);
 
-__attribute__((noinline)) void aidjit_self_test_cast(
+{NO_SLP_GUARD}
+
+AIDJIT_NO_SLP __attribute__((noinline)) void aidjit_self_test_cast(
     const double *restrict x, double *restrict y) {{
     float *restrict t = aligned_alloc(64, 64);
     for (int64_t i = 0; i < 3; i++)
@@ -411,10 +407,10 @@ def _baseline(cflags: tuple[str, ...]) -> tuple[str, ...]:
     return (*kept, "-O1", "-fno-tree-vectorize")
 
 
-# Flag sets tried in order when a reproducer fails. First -fno-tree-slp-vectorize (a default
-# flag that custom cflags may lack): it costs nothing measurable and removes the cast bug. Then
-# -fno-tree-vectorize: the other two gcc 12.2
-# bugs live in vectorised code (each goes away with it alone), and it keeps -O3 and the host's
+# Flag sets tried in order when a reproducer fails. First -fno-tree-slp-vectorize, for a
+# compiler that ignores emit_c's per-function attribute (clang, say) and has the cast bug. Then
+# -fno-tree-vectorize: the gcc 12.2 bugs all live in vectorised code (each goes away with it
+# alone), and it keeps -O3 and the host's
 # scalar instructions (-march=native: FMA, BMI), at the price of SIMD speed on elementwise loops,
 # which is why it is a fallback and not the default. Dropping -march=native instead would keep
 # the vectoriser, the part that failed, running. Last, the most conservative build: -O1 for the

@@ -42,10 +42,11 @@ def test_matmul_inner_loop_is_vectorised(tmp_path: Path) -> None:
     a, b = np.ones((8, 64), np.float32), np.ones((64, 48), np.float32)
     c_source = aidjit.compile(ops.matmul, a, b).ir("c")
     lines = c_source.splitlines()
-    # The accumulating store closes the innermost (j) loop's six-line body.
+    # The accumulating store closes the innermost (j) loop's body: the nearest `for` above it.
     store = next(i for i, line in enumerate(lines) if re.match(r"\s+arg2\[.*\] = v\d+;", line))
-    j_loop = store - 5  # 1-based line number of that loop's `for (...)` header
-    assert lines[j_loop - 1].lstrip().startswith("for ("), c_source
+    header = max(i for i in range(store) if lines[i].lstrip().startswith("for ("))
+    assert all("for (" not in line and "}" not in line for line in lines[header + 1 : store])
+    j_loop = header + 1  # 1-based line number of that loop's `for (...)` header
     report = vectorised_loops(c_source, tmp_path)
     assert re.search(rf"kernel\.c:{j_loop}:\d+: optimized: loop vectorized", report), report
 

@@ -16,8 +16,17 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
+import aidjit
+from aidjit import ops
 from aidjit.errors import UnsupportedError, blamed
-from aidjit.runtime.emit_c import GLOBAL_STORAGE, CTarget, c_identifier, c_prototype, emit_c
+from aidjit.runtime.emit_c import (
+    GLOBAL_STORAGE,
+    NO_SLP_GUARD,
+    CTarget,
+    c_identifier,
+    c_prototype,
+    emit_c,
+)
 from aidjit.runtime.interpreter.loops import run_loops
 from tests.runtime.loop_cases import (
     ALL_CASES,
@@ -379,3 +388,13 @@ def test_c_target_writes_the_source() -> None:
     CTarget().emit(Context(), module, output)
     assert CTarget.name == "c"
     assert output.getvalue() == emit_c(module)
+
+
+def test_only_functions_that_narrow_turn_slp_vectorisation_off() -> None:
+    """gcc 12.2's SLP bug needs a float64 -> float32 conversion: those functions alone opt out."""
+    x64 = np.ones((3, 4))
+    narrowing = aidjit.compile(lambda x: ops.astype(x, np.float32) * 2.0, x64).ir("c")
+    assert NO_SLP_GUARD in narrowing
+    assert re.search(r"^AIDJIT_NO_SLP void lambda\(", narrowing, re.MULTILINE)
+    widening = aidjit.compile(lambda x: ops.astype(x, np.float64), x64.astype(np.float32)).ir("c")
+    assert "AIDJIT_NO_SLP" not in widening

@@ -88,7 +88,8 @@ func.func @reduce_max(%x: tensor<4x3xf32>) -> tensor<3xf32> {
 
 // -----
 
-// Matmul: zero fill, then i, k, j with j innermost (stride 1 in both B and C).
+// Matmul: zero fill, then i, k, j with j innermost (stride 1 in both B and C); each step is an
+// explicit math.fma (the C is built without contraction: only the IR asks for fusion).
 // CHECK-LABEL: func.func @matmul
 // CHECK-SAME: (%[[A:.*]]: memref<2x3xf32>, %[[B:.*]]: memref<3x5xf32>, %[[C:.*]]: memref<2x5xf32>)
 // CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
@@ -98,9 +99,8 @@ func.func @reduce_max(%x: tensor<4x3xf32>) -> tensor<3xf32> {
 // CHECK-NEXT: scf.for %[[J:.*]] = %{{.*}} to %{{.*}} step
 // CHECK-NEXT: %[[AV:.*]] = memref.load %[[A]][%[[I]], %[[K]]]
 // CHECK-NEXT: %[[BV:.*]] = memref.load %[[B]][%[[K]], %[[J]]]
-// CHECK-NEXT: %[[P:.*]] = arith.mulf %[[AV]], %[[BV]] : f32
 // CHECK-NEXT: %[[CV:.*]] = memref.load %[[C]][%[[I]], %[[J]]]
-// CHECK-NEXT: %[[S:.*]] = arith.addf %[[CV]], %[[P]] : f32
+// CHECK-NEXT: %[[S:.*]] = math.fma %[[AV]], %[[BV]], %[[CV]] : f32
 // CHECK-NEXT: memref.store %[[S]], %[[C]][%[[I]], %[[J]]]
 func.func @matmul(%a: tensor<2x3xf32>, %b: tensor<3x5xf32>) -> tensor<2x5xf32> {
   %0 = graph.matmul %a, %b : tensor<2x3xf32>, tensor<3x5xf32> -> tensor<2x5xf32>
