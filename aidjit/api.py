@@ -1,7 +1,9 @@
 """The public compile API: `aidjit.compile`, `aidjit.jit` and `CompiledFunction`.
 
     trace (autodiff) -> graph module -> pass pipeline -> loop module -> C -> .so -> cffi
-                         stage "graph"   stage "optimized"  stage "loops"   stage "c"
+
+with the stages of `aidjit.pipeline` as stop points: "graph", "optimized", "linalg", "fused",
+"bufferized", "loops" and "c" (`CompiledFunction.ir(stage)`, `.dot(stage)`).
 
 `compile` specialises a Python function on the shapes and dtypes of example arguments; `jit`
 wraps a function and compiles once per call signature (see `aidjit.arguments`: the tree
@@ -19,22 +21,31 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects import func, scf
+from xdsl.dialects.builtin import IntegerAttr, MemRefType, ModuleOp, i8
 from xdsl.ir import BlockArgument, SSAValue
 
 from aidjit.arguments import Binder, BoundCall, CallKey, CallSignature
+from aidjit.autodiff.primitives import Precondition
 from aidjit.autodiff.trace import Trace, trace_function
 from aidjit.autodiff.tree_util import is_node, tree_structure
 from aidjit.context import make_context
 from aidjit.debug import debug_log
-from aidjit.dialects.graph import LayoutOp, OneHotOp
+from aidjit.dialects.graph import GraphOp, LayoutOp
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, PipelineError
 from aidjit.lowering.trace_to_graph import trace_to_module
-from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, count_ops, run_pipeline
+from aidjit.pipeline import (
+    DEFAULT_PIPELINE,
+    STAGES,
+    PipelineRun,
+    count_ops,
+    run_pipeline,
+    stage_segments,
+)
 from aidjit.runtime.loader import ArgSpec
 
 Backend = Literal["c", "interpreter"]
@@ -85,6 +96,7 @@ class Stats:
 
     trace_ms: float = 0.0
     passes_ms: dict[str, float] = field(default_factory=dict)
+    verify_ms: float = 0.0
     emit_ms: float = 0.0
     build_ms: float = 0.0
     load_ms: float = 0.0
@@ -92,10 +104,41 @@ class Stats:
     ops_before: int = 0
     ops_after: int = 0
     ops_lowered: int = 0
+    generics_before_fusion: int = 0
+    fused_groups: int = 0
+    """linalg.generic ops after fusion; row groups then share loop nests (`loop_nests`)."""
+    loop_nests: int = 0
+    workspace_bytes: int = 0
+    bytes_without_reuse: int = 0
     cache: str = "none"
+
+    def record_structure(self, run: PipelineRun, module: ModuleOp) -> None:
+        """What the structured level made of the graph: generics before and after fusion
+        (one per fused group), top-level loop nests, and the workspace the planner packed."""
+        self.generics_before_fusion = run.generics_at.get("linalg", 0)
+        self.fused_groups = run.generics_at.get("fused", 0)
+        functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+        if run.final_stage == "loops":
+            self.loop_nests = sum(
+                isinstance(op, scf.ForOp) for f in functions for op in f.body.block.ops
+            )
+        for function in functions:
+            self.workspace_bytes += workspace_bytes(function)
+            unplanned = function.attributes.get("aidjit.bytes_without_reuse")
+            if isinstance(unplanned, IntegerAttr):
+                self.bytes_without_reuse += unplanned.value.data
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def workspace_bytes(function: func.FuncOp) -> int:
+    """The size of `function`'s workspace: its trailing `memref<Nxi8>` argument, or 0."""
+    arguments = function.function_type.inputs.data
+    last = arguments[-1] if arguments else None
+    if isinstance(last, MemRefType) and last.get_element_type() == i8:
+        return last.get_shape()[0]
+    return 0
 
 
 def _arg_specs(trace: Trace) -> list[ArgSpec]:
@@ -123,7 +166,7 @@ class CompiledFunction:
         module.verify()
         self.stats.trace_ms = (time.perf_counter() - start) * 1e3
         self.stats.ops_before = count_ops(module)
-        self._label_bounds = _label_bounds(module)
+        self._value_checks = _value_checks(module)
         self._inputs = _arg_specs(self._trace)
         self._outputs = [
             ArgSpec(f"out{i}", out.shape, out.dtype) for i, out in enumerate(self._trace.outputs)
@@ -141,32 +184,39 @@ class CompiledFunction:
         self.stats.passes_ms = {}
         for index, (name, ms) in enumerate(run.pass_ms):
             self.stats.passes_ms[f"{index}:{name}"] = ms
-        self._lowered = run.lowered
+        self.stats.verify_ms = run.verify_ms
         self._final_stage = run.final_stage
-        self.stats.ops_after = run.optimized_ops
-        self.stats.ops_lowered = count_ops(module) if run.lowered else 0
-        return run.stages
+        self._reached = list(run.ops_at)
+        self.stats.ops_after = run.ops_at.get("optimized", 0)
+        self.stats.ops_lowered = run.ops_at.get("loops", 0)
+        self.stats.record_structure(run, module)
+        return {}
 
     def _make_backend(self) -> Callable[..., tuple[np.ndarray, ...]]:
         if self.options.backend == "interpreter":
             return self._interpreter_backend()
-        if not self._lowered:
+        if self._final_stage != "loops":
             raise PipelineError(
-                f"backend 'c' needs loop-level IR but pipeline {self.pipeline!r} does not run "
-                "convert-graph-to-loops; add it, or use backend='interpreter'"
+                f"backend 'c' needs loop-level IR but pipeline {self.pipeline!r} stops at the "
+                f"{self._final_stage} level; run the default pipeline's passes through "
+                "convert-linalg-to-fused-loops, or use backend='interpreter'"
             )
         return self._native_backend()
 
     def _interpreter_backend(self) -> Callable[..., tuple[np.ndarray, ...]]:
         name = self._function().sym_name.data
-        if self._lowered:
+        outputs = [(o.shape, o.dtype) for o in self._outputs]
+        if self._final_stage == "loops":
             from aidjit.runtime.interpreter.loops import run_loops
 
-            outputs = [(o.shape, o.dtype) for o in self._outputs]
             return lambda *args: run_loops(self._module, name, args, outputs)
-        from aidjit.runtime.interpreter.graph import run_graph
+        if self._final_stage in ("graph", "optimized"):
+            from aidjit.runtime.interpreter.graph import run_graph
 
-        return lambda *args: run_graph(self._module, name, args)
+            return lambda *args: run_graph(self._module, name, args)
+        from aidjit.runtime.interpreter.structured import run_structured
+
+        return lambda *args: run_structured(self._module, name, args, outputs)
 
     def _native_backend(self) -> Callable[..., tuple[np.ndarray, ...]]:
         from aidjit.runtime.cache import build
@@ -191,6 +241,7 @@ class CompiledFunction:
             c_prototype(function),
             self._inputs,
             self._outputs,
+            workspace_bytes(function),
         )
         self.stats.load_ms = (time.perf_counter() - start) * 1e3
         return native
@@ -199,17 +250,48 @@ class CompiledFunction:
         return next(op for op in self._module.body.blocks[0].ops if isinstance(op, func.FuncOp))
 
     def ir(self, stage: str = "optimized") -> str:
-        """The program at a named stop point: "graph", "optimized", "loops" or "c"."""
+        """The program at a named stop point (see `aidjit.pipeline.STAGES`): "graph",
+        "optimized", "linalg", "fused", "bufferized", "loops" or "c".
+
+        Printed on request only: the final stage from the compiled module, an earlier one by
+        running the pipeline again, from the trace, up to that stage."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
-        if stage == self._final_stage and stage not in self._stages:
-            self._stages[stage] = str(self._module)  # printed on first request only
-        if stage not in self._stages:
+        if stage in self._stages:
+            return self._stages[stage]
+        if stage == "c" and self._final_stage == "loops":
+            from aidjit.runtime.emit_c import emit_c
+
+            self._stages["c"] = emit_c(self._module)
+        elif stage == self._final_stage:
+            self._stages[stage] = str(self._module)
+        elif stage in self._reached:
+            module = trace_to_module(self._trace)
+            segments = stage_segments(self.pipeline)
+            upto = [passes for name, passes in segments[: self._reached.index(stage)]]
+            run_pipeline(make_context(), module, ",".join(upto))
+            self._stages[stage] = str(module)
+        else:
             raise AidjitError(
                 f"stage {stage!r} was not produced by pipeline {self.pipeline!r} "
                 f"with backend {self.options.backend!r}"
             )
         return self._stages[stage]
+
+    def dot(self, stage: str = "fused", path: str | Path | None = None) -> str | Path:
+        """A Graphviz picture of the program at `stage` ("graph", "optimized", "linalg" or
+        "fused"): one node per op, one cluster per loop nest at the structured level, edges
+        labelled with the bytes that cross them (see `aidjit.visualize`).
+
+        Returns the dot text, or with `path`, writes the picture there (SVG when Graphviz's
+        `dot` is installed, else the dot text with a `.dot` suffix) and returns the file."""
+        from xdsl.parser import Parser
+
+        from aidjit.visualize import module_to_dot, render
+
+        module = Parser(make_context(), self.ir(stage)).parse_module()
+        text = module_to_dot(module, title=f"{self.__name__} at stage {stage}")
+        return text if path is None else render(text, path)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run on arguments shaped like the example arguments, in the same pytree structure."""
@@ -251,25 +333,19 @@ class CompiledFunction:
             from aidjit.runtime.loader import check_inputs
 
             arrays = check_inputs(self.__name__, self._inputs, arrays)
-        for position, classes in self._label_bounds.items():
-            self._check_labels(position, classes, arrays)
+        for check in self._value_checks:
+            self._check_values(check, arrays)
         outputs = self._call(*arrays)
         return self._trace.out_tree.unflatten(list(outputs))
 
-    def _check_labels(self, position: int, classes: int, arrays: Sequence[Any]) -> None:
-        """Labels out of range would silently give one_hot a zero row: reject them instead."""
-        if position >= len(arrays):
+    def _check_values(self, check: _ValueCheck, arrays: Sequence[Any]) -> None:
+        """An argument's values against the precondition of an op they reach."""
+        if check.position >= len(arrays):
             return  # the argument count check reports it
-        labels = np.asarray(arrays[position])
-        if labels.size == 0 or labels.dtype.kind != "i":
-            return
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= classes:
-            where = self.signature.arguments[position].quoted
-            raise ArgumentValueError(
-                f"{self.__name__}: argument {where}: labels must lie in [0, {classes}), "
-                f"got values from {low} to {high}"
-            )
+        problem = check.precondition.check(np.asarray(arrays[check.position]), check.params)
+        if problem:
+            where = self.signature.arguments[check.position].quoted
+            raise ArgumentValueError(f"{self.__name__}: argument {where}: {problem}")
 
     def __repr__(self) -> str:
         return (
@@ -287,23 +363,34 @@ def _plain_arity(signature: CallSignature) -> int | None:
     return None if any(argument.weak for argument in signature.arguments) else count
 
 
-def _label_bounds(module: ModuleOp) -> dict[int, int]:
-    """Arguments used as one_hot labels, with the number of classes they must stay below.
+class _ValueCheck(NamedTuple):
+    """A primitive's precondition on the values of one argument, with the op's params."""
 
-    Labels may reach one_hot through layout ops (reshape, transpose, broadcast_to, slice, and
-    stop_gradient, which is a reshape): those only move or select elements, so every value
-    one_hot sees is in the argument they start from, which is checked instead (all of it: a
-    label a slice drops is still checked).
+    position: int
+    precondition: Precondition
+    params: dict[str, Any]
+
+
+def _value_checks(module: ModuleOp) -> list[_ValueCheck]:
+    """The primitives' preconditions (see `Precondition`) on the arguments reaching their ops.
+
+    An argument may reach the operand through layout ops (reshape, transpose, broadcast_to,
+    slice, and stop_gradient, which is a reshape): those only move or select elements, so every
+    value the op sees is in the argument they start from, which is checked instead (all of it:
+    a label a slice drops is still checked).
     """
-    bounds: dict[int, int] = {}
+    checks: list[_ValueCheck] = []
     for op in module.walk():
-        if not isinstance(op, OneHotOp):
+        precondition = op.primitive().precondition if isinstance(op, GraphOp) else None
+        if precondition is None:
             continue
-        source = _layout_source(op.labels)
-        if isinstance(source, BlockArgument):
-            classes = op.params()["num_classes"]
-            bounds[source.index] = min(classes, bounds.get(source.index, classes))
-    return bounds
+        source = _layout_source(op.operands[precondition.operand])
+        if not isinstance(source, BlockArgument):
+            continue
+        check = _ValueCheck(source.index, precondition, op.params())
+        if check not in checks:
+            checks.append(check)
+    return checks
 
 
 def _layout_source(value: SSAValue) -> SSAValue:

@@ -1,11 +1,14 @@
-"""The xDSL context aidjit compiles in: builtin and upstream loop-level dialects plus `graph`."""
+"""The xDSL context aidjit compiles in: builtin, the upstream dialects of the structured and
+loop levels, and `graph`."""
 
 from __future__ import annotations
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, func, memref, scf
+from xdsl.dialects import arith, builtin, func, memref, scf, tensor
 from xdsl.dialects import math as mathd
+from xdsl.dialects.linalg import Linalg
 
+from aidjit.dialects import xdsl_fixes  # noqa: F401  (patches xDSL's linalg.generic parser)
 from aidjit.dialects.graph import Graph
 
 
@@ -18,6 +21,8 @@ def make_context() -> Context:
         mathd.Math,
         scf.Scf,
         memref.MemRef,
+        tensor.Tensor,
+        Linalg,
         Graph,
     ):
         ctx.load_dialect(dialect)

@@ -81,3 +81,7 @@ class LibraryLoadError(AidjitError, OSError):
 
 class PipelineError(AidjitError, ValueError):
     """A pass-pipeline string names an unknown pass or option, or a pass failed."""
+
+
+class RenderError(AidjitError, RuntimeError):
+    """Graphviz's `dot` program failed to draw a picture; the message holds its output."""

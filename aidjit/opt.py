@@ -1,6 +1,6 @@
 """aidjit-opt: aidjit's `mlir-opt`: the graph dialect, aidjit's passes and the C target.
 
-    aidjit-opt input.mlir -p canonicalize,cse,convert-graph-to-loops -t c -o out.c
+    aidjit-opt input.mlir -p canonicalize,cse,convert-graph-to-linalg -o linalg.mlir
     aidjit-opt input.mlir --stage loops        # the default pipeline up to a named stop point
     aidjit-opt invalid.mlir --split-input-file --verify-diagnostics
 
@@ -56,7 +56,7 @@ from aidjit.diagnostics import (
     parse_expectations,
 )
 from aidjit.dialects.graph import Graph
-from aidjit.errors import AidjitError, PipelineError
+from aidjit.errors import AidjitError, PipelineError, UnsupportedError
 from aidjit.passes import AIDJIT_PASSES
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, parse_pipeline, pipeline_to_stage
 
@@ -136,11 +136,15 @@ def _is_blank(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("//") for line in text.splitlines())
 
 
-def _graph_level_op(module: ModuleOp) -> Operation | None:
-    """The first graph op, else the first op on tensors: IR still above the loop level."""
+def _above_loop_level(module: ModuleOp) -> Operation | None:
+    """The first graph op, else the first linalg op, else the first op on tensors: IR still
+    above the loop level."""
     ops = list(module.walk())
-    graph_op = next((op for op in ops if op.dialect_name() == "graph"), None)
-    return graph_op or next((op for op in ops if _on_tensors(op)), None)
+    for dialect in ("graph", "linalg"):
+        op = next((op for op in ops if op.dialect_name() == dialect), None)
+        if op is not None:
+            return op
+    return next((op for op in ops if _on_tensors(op)), None)
 
 
 def _on_tensors(op: Operation) -> bool:
@@ -249,6 +253,14 @@ class AidjitOptMain(xDSLOptMain):
         )
         actions["parsing_diagnostics"].help = "print parse errors to stdout and exit 0 (xDSL's)"
         actions["shrink"].help = argparse.SUPPRESS  # for xDSL's passes under shrinkray only
+        arg_parser.add_argument(
+            "--view-op-graph",
+            metavar="PATH",
+            nargs="?",
+            const="-",
+            help="also draw the output as a Graphviz graph (graph or structured level): to "
+            "stderr as dot text, or to PATH (SVG when Graphviz's dot is installed)",
+        )
         arg_parser.add_argument(
             "--stage",
             choices=STAGES,
@@ -363,12 +375,26 @@ class AidjitOptMain(xDSLOptMain):
                 )
         if self.args.time_passes:
             self._report_timings()
-        if parse_spec(self.args.target).name == "c" and (op := _graph_level_op(module)):
+        if self.args.view_op_graph is not None:
+            self._view_op_graph(module, chunk)
+        if parse_spec(self.args.target).name == "c" and (op := _above_loop_level(module)):
             raise _ChunkFailed(op_diagnostic(op, self._not_loop_level(op), chunk))
         try:
             return self.output_resulting_program(module)
         except _PASS_ERRORS as error:
             raise _ChunkFailed(op_diagnostic(blamed_op(error), str(error), chunk)) from None
+
+    def _view_op_graph(self, module: ModuleOp, chunk: SourceText) -> None:
+        from aidjit.visualize import module_to_dot, render
+
+        try:
+            text = module_to_dot(module)
+        except UnsupportedError as error:
+            raise _ChunkFailed(op_diagnostic(blamed_op(error), str(error), chunk)) from None
+        if self.args.view_op_graph == "-":
+            print(text, file=sys.stderr)
+        else:
+            render(text, self.args.view_op_graph)
 
     def _apply(self, pass_: ModulePass, module: ModuleOp, chunk: SourceText) -> None:
         start = time.perf_counter()
@@ -394,9 +420,10 @@ class AidjitOptMain(xDSLOptMain):
             raise _ChunkFailed(op_diagnostic(op, message, chunk)) from None
 
     def _not_loop_level(self, op: Operation) -> str:
+        level = {"graph": "graph", "linalg": "structured (linalg)"}.get(op.dialect_name(), "tensor")
         return (
             f"the C target needs loop-level IR (func, scf, memref, arith, math), but '{op.name}' "
-            "is still at the graph level; run with --stage c, or add the lowering passes: "
+            f"is still at the {level} level; run with --stage c, or add the lowering passes: "
             f"-p {DEFAULT_PIPELINE}"
         )
 

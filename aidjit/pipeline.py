@@ -1,41 +1,119 @@
-"""Pipeline assembly: the default pass pipeline, named stop points, and running passes.
+"""Pipeline assembly: the stages of the default pipeline, and running passes.
 
 The default pipeline is a plain pass-pipeline string; `aidjit.compile(...).pipeline` shows the
-one a function ran, and `aidjit-opt -p '<that string>'` runs the same passes by hand. Stages are
-cut where the IR changes level:
+one a function ran, and `aidjit-opt -p '<that string>'` runs the same passes by hand. It is the
+concatenation of the passes of each stage, in order; each stage is a stop point with a name,
+the same for `compiled.ir(stage)`, `aidjit-opt --stage` and `pipeline_to_stage`:
 
-    graph      the traced module (graph dialect)
-    optimized  after the graph-level passes, just before `convert-graph-to-loops`
-    loops      after the whole pipeline (func + scf + memref + arith + math)
-    c          the C source the emitter makes of `loops`
+    graph       the traced module (graph dialect, tensors)
+    optimized   canonicalize, cse, dce on the graph
+    linalg      convert-graph-to-linalg: linalg.generic on tensors, one per graph op
+    fused       fusion and split reductions: one generic per fused group
+    bufferized  bufferize: linalg on memrefs, temporaries in one planned workspace
+    loops       convert-linalg-to-fused-loops: func + scf + memref + arith + math
+    c           the C source the emitter makes of `loops` (not a pass)
+
+The module is verified after tracing and at the end of every stage; after every pass only when
+`AIDJIT_DEBUG` is set or `AIDJIT_VERIFY_EACH_PASS=1` (the test suite sets it): verification
+costs 20-90 ms of a warm compile.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import MemRefType, ModuleOp, TensorType
+from xdsl.dialects.linalg import ops as linalg
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError, VerifyException
 
 from aidjit.debug import debug_level, debug_log
+from aidjit.dialects.graph import Graph
 from aidjit.errors import PipelineError
-from aidjit.passes import LOWERING_TO_LOOPS, get_all_passes
+from aidjit.passes import get_all_passes
 
-GRAPH_PIPELINE = "canonicalize,cse,dce"
-LOOP_PIPELINE = "canonicalize,cse"
-DEFAULT_PIPELINE = f"{GRAPH_PIPELINE},{LOWERING_TO_LOOPS},{LOOP_PIPELINE}"
 
-STAGES = ("graph", "optimized", "loops", "c")
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    passes: str
+    """The passes that bring the previous stage's IR to this stage."""
+
+
+PIPELINE_STAGES: tuple[Stage, ...] = (
+    Stage("graph", ""),
+    Stage("optimized", "canonicalize,cse,dce"),
+    Stage("linalg", "convert-graph-to-linalg"),
+    Stage(
+        "fused",
+        "linalg-fuse-elementwise,linalg-fuse-siblings,linalg-split-reduction,canonicalize,cse,"
+        "linalg-fuse-rows",
+    ),
+    Stage("bufferized", "bufferize"),
+    Stage("loops", "convert-linalg-to-fused-loops"),
+)
+STAGES: tuple[str, ...] = (*(stage.name for stage in PIPELINE_STAGES), "c")
+DEFAULT_PIPELINE = ",".join(stage.passes for stage in PIPELINE_STAGES if stage.passes)
+GRAPH_PIPELINE = PIPELINE_STAGES[1].passes
+
+VERIFY_ENV_VAR = "AIDJIT_VERIFY_EACH_PASS"
+
+
+def _check_stage(stage: str) -> None:
+    if stage not in STAGES:
+        raise PipelineError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 
 def pipeline_to_stage(stage: str) -> str:
     """The part of the default pipeline that brings graph-level IR to `stage`."""
-    if stage not in STAGES:
-        raise PipelineError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
-    return {"graph": "", "optimized": GRAPH_PIPELINE}.get(stage, DEFAULT_PIPELINE)
+    _check_stage(stage)
+    if stage == "c":
+        return DEFAULT_PIPELINE
+    end = STAGES.index(stage) + 1
+    return ",".join(s.passes for s in PIPELINE_STAGES[:end] if s.passes)
+
+
+def stage_segments(spec: str) -> list[tuple[str | None, str]]:
+    """`spec` cut at the stop points it passes: (stage reached or None, passes) pairs.
+
+    A spec made of whole stages of the default pipeline, in order, passes their stop points;
+    any other spec is one segment whose end is named by `level_of` once it has run.
+    """
+    segments: list[tuple[str | None, str]] = []
+    rest = spec
+    for stage in PIPELINE_STAGES[1:]:
+        if not rest:
+            break
+        if rest == stage.passes or rest.startswith(stage.passes + ","):
+            segments.append((stage.name, stage.passes))
+            rest = rest[len(stage.passes) + 1 :]
+        else:
+            break
+    if rest:
+        segments.append((None, rest))
+    return segments
+
+
+def level_of(module: ModuleOp) -> str:
+    """The stage name that describes `module`'s level: which dialects and types it holds."""
+    ops = [op for op in module.walk() if op is not module]
+    if any(op.dialect_name() == Graph.name for op in ops):
+        return "optimized"
+    generics = [op for op in ops if isinstance(op, linalg.GenericOp | linalg.FillOp)]
+    if any(isinstance(v.type, TensorType) for op in generics for v in op.operands):
+        return "fused"
+    if generics:
+        return "bufferized"
+    values = [v for op in ops for v in op.results]
+    if any(isinstance(v.type, MemRefType) for v in values) or not any(
+        isinstance(v.type, TensorType) for v in values
+    ):
+        return "loops"
+    return "optimized"
 
 
 @dataclass
@@ -45,14 +123,22 @@ class PipelineRun:
     The module itself holds the last stage (`final_stage`): it is printed only when asked for.
     """
 
+    final_stage: str = "graph"
     stages: dict[str, str] = field(default_factory=dict)
     pass_ms: list[tuple[str, float]] = field(default_factory=list)
-    lowered: bool = False
-    optimized_ops: int = 0
+    verify_ms: float = 0.0
+    """Verification at the end of each stage (with AIDJIT_VERIFY_EACH_PASS, inside pass_ms)."""
+    ops_at: dict[str, int] = field(default_factory=dict)
+    generics_at: dict[str, int] = field(default_factory=dict)
+    keep: Sequence[str] = ()
 
-    @property
-    def final_stage(self) -> str:
-        return "loops" if self.lowered else "optimized"
+    def snapshot(self, stage: str, module: ModuleOp) -> None:
+        self.final_stage = stage
+        ops = [op for op in module.walk() if op is not module]
+        self.ops_at[stage] = len(ops)
+        self.generics_at[stage] = sum(isinstance(op, linalg.GenericOp) for op in ops)
+        if stage in self.keep:
+            self.stages[stage] = str(module)
 
 
 def parse_pipeline(spec: str) -> list[ModulePass]:
@@ -68,25 +154,40 @@ def count_ops(module: ModuleOp) -> int:
     return sum(1 for op in module.walk() if op is not module)
 
 
-def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> PipelineRun:
-    """Run `spec` on `module` in place, verifying after every pass."""
-    run = PipelineRun(stages={"graph": str(module)})
-    for pass_ in parse_pipeline(spec):
-        if pass_.name == LOWERING_TO_LOOPS and not run.lowered:
-            run.stages["optimized"] = str(module)
-            run.optimized_ops = count_ops(module)
-            run.lowered = True
-        start = time.perf_counter()
-        try:
+def verify_each_pass() -> bool:
+    return debug_level() >= 1 or os.environ.get(VERIFY_ENV_VAR) == "1"
+
+
+def _verify(module: ModuleOp, after: str) -> None:
+    try:
+        module.verify()
+    except VerifyException as error:
+        raise PipelineError(f"{after} produced invalid IR: {error}") from None
+
+
+def run_pipeline(
+    ctx: Context, module: ModuleOp, spec: str, keep: Sequence[str] = ()
+) -> PipelineRun:
+    """Run `spec` on `module` in place; print the stages named in `keep` as they are passed."""
+    run = PipelineRun(keep=keep)
+    run.snapshot("graph", module)
+    each = verify_each_pass()
+    for stage, passes in stage_segments(spec):
+        last_name = ""
+        for pass_ in parse_pipeline(passes):
+            start = time.perf_counter()
             pass_.apply(ctx, module)
-            module.verify()
-        except VerifyException as error:
-            raise PipelineError(f"pass {pass_.name} produced invalid IR: {error}") from None
-        elapsed = (time.perf_counter() - start) * 1e3
-        run.pass_ms.append((pass_.name, elapsed))
-        debug_log(1, f"pass {pass_.name}: {elapsed:.2f} ms")
-        if debug_level() >= 2:
-            debug_log(2, f"IR after {pass_.name}:\n{str(module)}")
-    if not run.lowered:
-        run.optimized_ops = count_ops(module)
+            if each:
+                _verify(module, f"pass {pass_.name}")
+            elapsed = (time.perf_counter() - start) * 1e3
+            run.pass_ms.append((pass_.name, elapsed))
+            last_name = pass_.name
+            debug_log(1, f"pass {pass_.name}: {elapsed:.2f} ms")
+            if debug_level() >= 2:
+                debug_log(2, f"IR after {pass_.name}:\n{str(module)}")
+        if not each:
+            start = time.perf_counter()
+            _verify(module, f"pass {last_name}")
+            run.verify_ms += (time.perf_counter() - start) * 1e3
+        run.snapshot(stage or level_of(module), module)
     return run

@@ -17,6 +17,7 @@ import numpy as np
 from aidjit.autodiff.primitives import (
     INDEX_DTYPE,
     Family,
+    Precondition,
     Primitive,
     Spec,
     binary_rule,
@@ -802,6 +803,16 @@ def _one_hot_rule(labels: Spec, *, num_classes: int, dtype: str) -> Spec:
     return Spec((*labels.shape, num_classes), out_dtype)
 
 
+def _labels_out_of_range(labels: np.ndarray, num_classes: int) -> str | None:
+    """What is wrong with int `labels` for `num_classes` classes, or None if nothing is."""
+    if labels.size == 0 or labels.dtype.kind != "i":
+        return None
+    low, high = int(labels.min()), int(labels.max())
+    if 0 <= low and high < num_classes:
+        return None
+    return f"labels must lie in [0, {num_classes}), got values from {low} to {high}"
+
+
 one_hot_p = register(
     Primitive(
         "one_hot",
@@ -811,6 +822,10 @@ one_hot_p = register(
         lambda g, xs, out, num_classes, dtype: (None,),
         params=("num_classes", "dtype"),
         doc="1.0 at each label's class, 0.0 elsewhere (a row of zeros for a label out of range)",
+        # A compiled call rejects labels out of range rather than silently return zero rows.
+        precondition=Precondition(
+            0, lambda labels, params: _labels_out_of_range(labels, params["num_classes"])
+        ),
     )
 )
 
@@ -862,14 +877,8 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     (labels,) = to_tensors([labels])
     if labels.shape != logits.shape[:-1]:
         raise ShapeError(f"cross_entropy: labels {labels.spec} do not match logits {logits.spec}")
-    if (
-        not labels.is_symbolic
-        and labels.size
-        and (labels.numpy().min() < 0 or labels.numpy().max() >= logits.shape[-1])
-    ):
-        raise ShapeError(
-            f"cross_entropy: labels must lie in [0, {logits.shape[-1]}), "
-            f"got values from {labels.numpy().min()} to {labels.numpy().max()}"
-        )
+    problem = None if labels.is_symbolic else _labels_out_of_range(labels.numpy(), logits.shape[-1])
+    if problem:
+        raise ShapeError(f"cross_entropy: {problem}")
     picked = one_hot(labels, logits.shape[-1], logits.dtype) * log_softmax(logits)
     return -mean(sum(picked, axis=-1))

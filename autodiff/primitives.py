@@ -1,7 +1,7 @@
 """The primitive registry: every operation aidjit knows, defined exactly once.
 
 A primitive bundles what every layer of the compiler needs to know about an operation and nothing
-about how it is lowered: its name (``graph.<name>`` in IR), its family (which lowering template
+about how it is lowered: its name (``graph.<name>`` in IR), its family (which lowering table
 and which IR op base class it uses), its numpy forward, its shape/dtype rule, and its
 vector-Jacobian rule written in terms of other primitives. The eager tape, the tracer, the
 `graph` dialect's verifiers and folders and the graph-level interpreter all read this table, so a
@@ -10,6 +10,7 @@ new op is one `Primitive(...)` here plus one line per family-specific table down
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -17,15 +18,17 @@ from typing import Any
 
 import numpy as np
 
+from aidjit.dtypes import BY_NUMPY, INT64, TENSOR_DTYPES, one_of
 from aidjit.errors import DTypeError, ShapeError
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-INDEX_DTYPE = np.dtype(np.int64)
-SUPPORTED_DTYPES = (*FLOAT_DTYPES, INDEX_DTYPE)
+FLOAT_DTYPES = tuple(dtype.numpy for dtype in TENSOR_DTYPES if dtype.is_float)
+INDEX_DTYPE = INT64.numpy
+SUPPORTED_DTYPES = tuple(dtype.numpy for dtype in TENSOR_DTYPES)
+_FLOAT_NAMES = one_of([dtype.name for dtype in TENSOR_DTYPES if dtype.is_float])
 
 
 class Family(Enum):
-    """Op families: ops of one family share an IR base class and a lowering template."""
+    """Op families: ops of one family share an IR base class and a lowering table."""
 
     ELEMENTWISE_UNARY = "elementwise_unary"
     ELEMENTWISE_BINARY = "elementwise_binary"
@@ -55,8 +58,8 @@ class Spec:
     def __str__(self) -> str:
         """MLIR's spelling, so messages read the same from Python and from aidjit-opt."""
         dims = "".join(f"{d}x" for d in self.shape)
-        element = {"float32": "f32", "float64": "f64", "int64": "i64"}.get(self.dtype.name)
-        return f"tensor<{dims}{element or self.dtype.name}>"
+        row = BY_NUMPY.get(self.dtype)
+        return f"tensor<{dims}{row.short if row else self.dtype.name}>"
 
 
 ShapeRule = Callable[..., Spec]
@@ -70,6 +73,24 @@ training step never pays for the gradient of the data it multiplies."""
 
 
 @dataclass(frozen=True)
+class Precondition:
+    """What an operand's values (not its type) must satisfy, checked by a compiled call.
+
+    For a fact no type expresses and the compiled code does not check (one_hot's labels lie in
+    [0, num_classes): out of range, compiled code silently gives a row of zeros). A compiled
+    function checks it on each call, on every argument that reaches `operand`, possibly through
+    layout ops, which only move or select elements. So `check` must hold for an array exactly
+    when it holds for each element (a range, not a sum): checking the whole argument is then as
+    good as checking what reaches the op. It may see an array the loader will reject for its
+    dtype or shape and then returns None, leaving that error to the loader.
+    """
+
+    operand: int
+    check: Callable[[np.ndarray, Mapping[str, Any]], str | None]
+    """(the values, the op's params) -> what is wrong with them, or None."""
+
+
+@dataclass(frozen=True)
 class Primitive:
     """One operation: name, family, numpy forward, shape/dtype rule and gradient rule."""
 
@@ -80,6 +101,7 @@ class Primitive:
     vjp: VjpRule | None
     params: tuple[str, ...] = ()
     doc: str = ""
+    precondition: Precondition | None = None
 
     def infer(self, inputs: Sequence[Spec], params: Mapping[str, Any]) -> Spec:
         return self.rule(*inputs, **params)
@@ -100,6 +122,9 @@ class Primitive:
 
 _REGISTRY: dict[str, Primitive] = {}
 
+_DEFINITIONS = "aidjit.autodiff.ops"
+"""The module whose `register(...)` calls fill the registry."""
+
 
 def register(primitive: Primitive) -> Primitive:
     if primitive.name in _REGISTRY:
@@ -108,12 +133,27 @@ def register(primitive: Primitive) -> Primitive:
     return primitive
 
 
+def _complete() -> Mapping[str, Primitive]:
+    """The registry, with every primitive defined: the lookups below own that guarantee.
+
+    The definitions cannot live in this module: their gradient rules are written with the
+    public functions of `ops` (which build Tensors and import this module), and this module
+    must not import them back at load time. Left to importers, the table was filled only if
+    someone happened to import `ops` first, so `aidjit.dialects.graph` failed to load on its own
+    (`KeyError: 'negate'`). The one moment the table must be complete is a lookup, so a lookup
+    completes it: no importer needs to know the order. Importing the module again is a
+    dictionary hit; while `ops` itself is being imported it is already in `sys.modules`.
+    """
+    importlib.import_module(_DEFINITIONS)
+    return _REGISTRY
+
+
 def get_primitive(name: str) -> Primitive:
-    return _REGISTRY[name]
+    return _complete()[name]
 
 
 def all_primitives() -> Mapping[str, Primitive]:
-    return dict(_REGISTRY)
+    return dict(_complete())
 
 
 # ----- shape/dtype rules shared by families ---------------------------------------------------
@@ -122,7 +162,7 @@ def all_primitives() -> Mapping[str, Primitive]:
 def require_float(op: str, *specs: Spec) -> None:
     for spec in specs:
         if spec.dtype not in FLOAT_DTYPES:
-            raise DTypeError(f"{op}: expected a float32 or float64 tensor, got {spec}")
+            raise DTypeError(f"{op}: expected a {_FLOAT_NAMES} tensor, got {spec}")
 
 
 def broadcast_shapes(op: str, lhs: tuple[int, ...], rhs: tuple[int, ...]) -> tuple[int, ...]:

@@ -26,6 +26,7 @@ from aidjit.autodiff.primitives import (
     Primitive,
     Spec,
 )
+from aidjit.dtypes import FLOAT64, INT64
 from aidjit.errors import ConcretizationError, DTypeError, UnsupportedError
 
 if TYPE_CHECKING:
@@ -88,9 +89,9 @@ class Tensor:
             return  # __new__ returned an existing tensor: nothing to build
         array = np.asarray(value, dtype=dtype)
         if dtype is None and array.dtype.kind == "i":
-            array = array.astype(np.int64)
+            array = array.astype(INT64.numpy)
         elif dtype is None and array.dtype.kind not in "f":
-            array = array.astype(np.float64)
+            array = array.astype(FLOAT64.numpy)
         if not array.flags.c_contiguous:
             array = array.copy(order="C")
         self._value: np.ndarray | None = array
@@ -339,9 +340,6 @@ WEAK_SCALARS = (bool, int, float, np.integer, np.floating)
 same kinds of argument as weak 0-d tensors (see `weak_scalar_dtype`), so eager and compiled
 code agree."""
 
-_FLOAT64 = np.dtype(np.float64)
-_INT64 = np.dtype(np.int64)
-
 
 def weak_scalar_dtype(value: Any) -> np.dtype | None:
     """The dtype a weak scalar carries until it meets a tensor, or None for anything else.
@@ -352,11 +350,11 @@ def weak_scalar_dtype(value: Any) -> np.dtype | None:
     """
     if isinstance(value, np.floating):
         dtype = np.dtype(type(value))
-        return dtype if dtype in FLOAT_DTYPES else _FLOAT64
+        return dtype if dtype in FLOAT_DTYPES else FLOAT64.numpy
     if isinstance(value, float):
-        return _FLOAT64
+        return FLOAT64.numpy
     if isinstance(value, int | np.integer):
-        return _INT64  # bool too: True is the int 1
+        return INT64.numpy  # bool too: True is the int 1
     return None
 
 
@@ -413,7 +411,7 @@ def to_tensors(operands: Sequence[Any]) -> tuple[Tensor, ...]:
                 operand = _cast(operand, target, weak=stays_weak)
             converted.append(operand)
         elif isinstance(operand, WEAK_SCALARS):
-            converted.append(constant(operand, target or _FLOAT64, weak=True))
+            converted.append(constant(operand, target or FLOAT64.numpy, weak=True))
         else:
             converted.append(Tensor(operand))
     return tuple(converted)
@@ -455,7 +453,7 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
         if primitive.family in FLOAT_FAMILIES:
             # A weak int64 (a Python int argument) where floats are needed: `ops.exp(n)`.
             inputs = tuple(
-                _cast(t, _FLOAT64, weak=True) if t.weak and t.dtype.kind != "f" else t
+                _cast(t, FLOAT64.numpy, weak=True) if t.weak and t.dtype.kind != "f" else t
                 for t in inputs
             )
         # Weak in, weak out — unless the op names its result dtype (astype, one_hot).

@@ -15,8 +15,6 @@ are inside the timed call.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from probe import run_probe
+
 SCRIPT = Path(__file__).resolve()
-PROBE_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class CompileRun:
         stages = {
             "trace": self.stats["trace_ms"],
             "passes": sum(self.stats["passes_ms"].values()),
+            "verify": self.stats.get("verify_ms", 0.0),
             "emit": self.stats["emit_ms"],
             "build": self.stats["build_ms"],
             "load": self.stats["load_ms"],
@@ -59,18 +59,7 @@ class CompileTimes:
 
 
 def _probe(workload_id: str, cache_dir: str) -> CompileRun:
-    env = {**os.environ, "AIDJIT_CACHE_DIR": cache_dir}
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), workload_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=PROBE_TIMEOUT_S,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"compile-time probe for {workload_id} failed:\n{result.stderr}")
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_probe(SCRIPT, [workload_id], {"AIDJIT_CACHE_DIR": cache_dir})
     return CompileRun(report["wall_ms"], report["stats"])
 
 

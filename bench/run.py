@@ -23,6 +23,17 @@ are timed in this process; torch.compile gets a fresh Inductor cache directory f
 its first figures are cold too (the first workload also pays Inductor's one-off start-up).
 `--quick` (the smoke test) takes fewer samples and skips torch.compile, whose first call alone
 costs seconds. Threads stay at library defaults and are printed.
+
+Memory and structure (the third table; JSON keys in parentheses, per workload):
+- bench/memory.py, numpy eager and aidjit compiled each in a new process ("memory" -> column ->
+  first_call_faults, faults_per_call, first_call_rss_growth_mib, peak_rss_growth_mib,
+  later_calls): minor page faults of the first call and per later call, and peak RSS growth;
+- bench/c_structure.py, the compiled function's C ("c_structure" -> function, loop_nests,
+  heap_allocations, nests_reading {parameter: loop nests reading it},
+  read_only_parameters): what the emitted code does per call;
+- "kernels" (top level): the same structure for softmax, log_softmax and layer_norm compiled
+  alone on a 256x1024 float32 input (each should be one or two loop nests).
+docs/performance.md explains the columns.
 """
 
 from __future__ import annotations
@@ -42,16 +53,15 @@ from typing import Any
 import numpy as np
 
 import aidjit
-from aidjit import Tensor
+from aidjit import Tensor, ops
+from aidjit.runtime.emit_c import c_identifier
 
+from c_structure import FunctionStructure, function_structure
 from compile_time import CompileRun, CompileTimes, measure_compile
 from machine import machine_info
-from timing import FULL, QUICK, Column, Settings, Timing, measure
+from memory import PROBED_COLUMNS, MemoryUse, measure_memory
+from timing import COMPILED, EAGER, FULL, NUMPY, QUICK, Column, Settings, Timing, measure
 from workloads import BY_ID, SKIPPED, WORKLOADS, Workload, flatten
-
-NUMPY = "numpy eager"
-EAGER = "aidjit eager tape"
-COMPILED = "aidjit compiled"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class WorkloadResult:
     unavailable: dict[str, str] = field(default_factory=dict)
     first_call_ms: dict[str, float] = field(default_factory=dict)
     compile: CompileTimes | None = None
+    memory: dict[str, MemoryUse] = field(default_factory=dict)
+    structure: FunctionStructure | None = None
 
 
 class Run:
@@ -98,6 +110,7 @@ class Run:
         self.selected_skips = selected_skips
         self.modules: dict[str, ModuleType | str] = {}
         self.failures: list[str] = []
+        self.kernels: dict[str, FunctionStructure] = {}
 
     def peer_module(self, name: str) -> ModuleType | str:
         """The imported peer module, or why it could not be imported."""
@@ -112,9 +125,10 @@ class Run:
 # ----- columns -------------------------------------------------------------------------------
 
 
-def aidjit_columns(workload: Workload, inputs: tuple[np.ndarray, ...]) -> list[Column]:
+def aidjit_columns(
+    workload: Workload, inputs: tuple[np.ndarray, ...], compiled: aidjit.CompiledFunction
+) -> list[Column]:
     tensors = [Tensor(a) for a in inputs]
-    compiled = aidjit.compile(workload.aidjit_fn, *inputs)
     return [
         Column(NUMPY, lambda: workload.numpy_fn(*inputs)),
         Column(EAGER, lambda: workload.aidjit_fn(*tensors)),
@@ -194,8 +208,14 @@ def run_workload(run: Run, workload: Workload) -> WorkloadResult:
     print(f"  {workload.id}: {workload.title} ...", file=sys.stderr, flush=True)
     result = WorkloadResult(workload)
     inputs = workload.inputs()
-    columns = aidjit_columns(workload, inputs) + peer_columns(run, workload, inputs, result)
+    compiled = aidjit.compile(workload.aidjit_fn, *inputs)
+    result.structure = function_structure(compiled.ir("c"), c_identifier(compiled.__name__))
+    columns = aidjit_columns(workload, inputs, compiled)
+    columns += peer_columns(run, workload, inputs, result)
     result.timings = measure(checked(run, columns, workload, inputs, result), run.settings)
+    for column in PROBED_COLUMNS:
+        if column in result.timings:  # a wrong column is not measured further
+            result.memory[column] = measure_memory(workload.id, column)
     result.compile = measure_compile(workload.id)
     expected = (("cold", result.compile.cold, "miss"), ("warm", result.compile.warm, "disk"))
     for label, compile_run, cache in expected:
@@ -247,12 +267,12 @@ def runtime_table(results: list[WorkloadResult], skipped: list[str]) -> str:
     return format_table(header, rows)
 
 
-def short_ms(value: float) -> str:
+def short_number(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 def breakdown_cell(compile_run: CompileRun) -> str:
-    return "/".join(short_ms(v) for v in compile_run.breakdown().values())
+    return "/".join(short_number(v) for v in compile_run.breakdown().values())
 
 
 def compile_table(results: list[WorkloadResult]) -> str:
@@ -260,8 +280,8 @@ def compile_table(results: list[WorkloadResult]) -> str:
         "workload",
         "aidjit cold",
         "aidjit warm",
-        "cold: trace/passes/emit/build/load/other",
-        "warm: trace/passes/emit/build/load/other",
+        "cold: trace/passes/verify/emit/build/load/other",
+        "warm: trace/passes/verify/emit/build/load/other",
         "torch.compile 1st call",
         "jax.jit 1st call",
     ]
@@ -280,6 +300,58 @@ def compile_table(results: list[WorkloadResult]) -> str:
             ]
         )
     return format_table(header, rows)
+
+
+MEMORY_HEADER = (
+    "Memory and emitted C: minor page faults and peak RSS growth per column in a new process "
+    "(aidjit compiled / numpy eager), structure of the compiled function's C"
+)
+# (column header, MemoryUse field) of the memory figures, each shown as "aidjit / numpy".
+MEMORY_FIGURES = (
+    ("faults/call", "faults_per_call"),
+    ("1st-call faults", "first_call_faults"),
+    ("peak RSS +MiB, 1st call", "first_call_rss_growth_mib"),
+    ("peak RSS +MiB, all calls", "peak_rss_growth_mib"),
+)
+STRUCTURE_NOTE = (
+    "C structure of the compiled function (bench/c_structure.py): loop nests = outermost loops; "
+    "heap allocs = malloc/aligned_alloc call sites; input passes = loop nests reading each "
+    "read-only argument, in argument order"
+)
+
+
+def memory_cell(result: WorkloadResult, figure: str) -> str:
+    uses = (result.memory.get(column) for column in (COMPILED, NUMPY))
+    return " / ".join("—" if use is None else short_number(getattr(use, figure)) for use in uses)
+
+
+def structure_cells(structure: FunctionStructure) -> list[str]:
+    passes = "/".join(str(count) for count in structure.input_passes) or "—"
+    return [str(structure.loop_nests), str(structure.heap_allocations), passes]
+
+
+def memory_table(results: list[WorkloadResult]) -> str:
+    header = ["workload", *(title for title, _ in MEMORY_FIGURES)]
+    header += ["loop nests", "heap allocs", "input passes"]
+    rows = [
+        [
+            result.workload.id,
+            *(memory_cell(result, figure) for _, figure in MEMORY_FIGURES),
+            *structure_cells(result.structure),
+        ]
+        for result in results
+    ]
+    return format_table(header, rows)
+
+
+def memory_note(results: list[WorkloadResult]) -> str:
+    calls = sorted({use.later_calls for r in results for use in r.memory.values()})
+    counts = "/".join(map(str, calls)) or "no"
+    return (
+        f"memory (bench/memory.py): faults/call over {counts} calls after the first; peak RSS "
+        "growth = /proc VmHWM (reset before the first call) minus the RSS before it, after the "
+        f"first call and after all 1 + {counts} calls"
+    )
 
 
 def timing_note(settings: Settings, results: list[WorkloadResult]) -> str:
@@ -320,10 +392,39 @@ def report_notes(run: Run, results: list[WorkloadResult], machine: dict[str, Any
     return [
         *thread_notes(run, machine),
         timing_note(run.settings, results),
+        memory_note(results),
+        STRUCTURE_NOTE,
         *unavailable_notes(results),
         *(f"{i} skipped: {SKIPPED[i][1]}" for i in run.selected_skips),
         BREAKDOWN_NOTE,
     ]
+
+
+# Row-wise kernels inside the workloads whose structure issue 6 fixes: at most 2 loop nests each.
+KERNEL_SHAPE = (256, 1024)
+KERNELS: dict[str, Callable[[Any], Any]] = {
+    "softmax": ops.softmax,
+    "log_softmax": ops.log_softmax,
+    "layer_norm": ops.layer_norm,
+}
+
+
+def kernel_structures() -> dict[str, FunctionStructure]:
+    """The C structure of each of `KERNELS` compiled alone on a float32 `KERNEL_SHAPE`."""
+    x = np.random.default_rng(0).standard_normal(KERNEL_SHAPE).astype(np.float32)
+    structures = {}
+    for name, kernel in KERNELS.items():
+        compiled = aidjit.compile(kernel, x)
+        structures[name] = function_structure(compiled.ir("c"), c_identifier(compiled.__name__))
+    return structures
+
+
+def kernel_table(structures: dict[str, FunctionStructure]) -> str:
+    rows = [
+        [f"{name} {'x'.join(map(str, KERNEL_SHAPE))}", *structure_cells(structure)]
+        for name, structure in structures.items()
+    ]
+    return format_table(["kernel", "loop nests", "heap allocs", "input passes"], rows)
 
 
 def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> None:
@@ -336,6 +437,10 @@ def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any
     print(runtime_table(results, run.selected_skips))
     print("\nCompile time, ms (aidjit: new process, cold = empty cache, warm = disk cache)\n")
     print(compile_table(results))
+    print(f"\n{MEMORY_HEADER}\n")
+    print(memory_table(results))
+    print("\nRow-wise kernels compiled alone, float32: structure of their C\n")
+    print(kernel_table(run.kernels))
     print("\nNotes:")
     for line in report_notes(run, results, machine):
         print(f"  - {line}")
@@ -377,6 +482,8 @@ def workload_json(result: WorkloadResult) -> dict[str, Any]:
         "max_abs_error": result.max_abs_error,
         "compile_ms": compile_json(result.compile),
         "first_call_ms": result.first_call_ms,
+        "memory": {column: asdict(use) for column, use in result.memory.items()},
+        "c_structure": result.structure.as_dict(),
     }
 
 
@@ -390,6 +497,7 @@ def write_json(path: str, run: Run, results: list[WorkloadResult], machine: dict
         "settings": {**asdict(run.settings), "quick": run.quick},
         "ratio": "median time / numpy eager median time (lower is faster)",
         "workloads": workloads,
+        "kernels": {name: structure.as_dict() for name, structure in run.kernels.items()},
         "notes": report_notes(run, results, machine),
         "failures": run.failures,
     }
@@ -435,6 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     print(f"aidjit benchmark: {len(workloads)} workload(s)", file=sys.stderr)
     results = [run_workload(run, workload) for workload in workloads]
+    run.kernels = kernel_structures()
     print_report(run, results, machine)
     if args.json:
         write_json(args.json, run, results, machine)

@@ -29,6 +29,11 @@ import numpy as np
 
 MIN_WARMUP_CALLS = 3
 
+# Names of the columns every workload has (bench/run.py); peers add their own.
+NUMPY = "numpy eager"
+EAGER = "aidjit eager tape"
+COMPILED = "aidjit compiled"
+
 
 @dataclass(frozen=True)
 class Settings:

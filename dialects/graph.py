@@ -27,13 +27,8 @@ from xdsl.dialects.builtin import (
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
-    Float32Type,
-    Float64Type,
-    IntegerType,
     TensorType,
     UnitAttr,
-    f32,
-    f64,
     i64,
 )
 from xdsl.interfaces import HasCanonicalizationPatternsInterface, HasFolderInterface
@@ -57,6 +52,7 @@ from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
 
 from aidjit.autodiff.primitives import Primitive, Spec, get_primitive
+from aidjit.dtypes import BY_ELEMENT, BY_NUMPY, TENSOR_DTYPES, one_of
 from aidjit.errors import AidjitError
 
 FOLD_LIMIT = 1 << 20
@@ -64,25 +60,20 @@ FOLD_LIMIT = 1 << 20
 
 # ----- conversions between builtin types/attributes and numpy ---------------------------------
 
-_NUMPY_OF_ELEMENT: dict[type[Attribute], np.dtype] = {
-    Float32Type: np.dtype(np.float32),
-    Float64Type: np.dtype(np.float64),
-}
+_SUPPORTED_ELEMENTS = one_of([dtype.short for dtype in TENSOR_DTYPES])
 
 
 def numpy_dtype(element_type: Attribute) -> np.dtype:
-    if isinstance(element_type, IntegerType) and element_type.width.data == 64:
-        return np.dtype(np.int64)
-    try:
-        return _NUMPY_OF_ELEMENT[type(element_type)]
-    except KeyError:
+    row = BY_ELEMENT.get(element_type)
+    if row is None:
         raise VerifyException(
-            f"element type {element_type} is not supported: use f32, f64 or i64"
-        ) from None
+            f"element type {element_type} is not supported: use {_SUPPORTED_ELEMENTS}"
+        )
+    return row.numpy
 
 
 def element_type(dtype: np.dtype) -> Attribute:
-    return {"float32": f32, "float64": f64, "int64": i64}[np.dtype(dtype).name]
+    return BY_NUMPY[np.dtype(dtype)].element
 
 
 def spec_of(type_: Attribute) -> Spec:

@@ -1,15 +1,17 @@
 """Emit C99 from loop-level IR: the last step before the system C compiler.
 
-The loop level (func + scf + memref + arith + math, every memref static and row-major) maps
-almost one to one onto C, so the emitter is a table (STYLE convention 8): each arith/math op
-is a C expression template, each structural op (loops, loads, allocations) a small statement
-handler. Adding an op is one line in `_EXPRESSIONS`.
+The loop level (func + scf + memref + arith + math, every memref static: row-major, or a
+strided subview of a row-major buffer) maps almost one to one onto C, so the emitter is a
+table (STYLE convention 8): each arith/math op is a C expression template, each structural op
+(loops, loads, allocations) a small statement handler. Adding an op is one line in
+`_EXPRESSIONS`.
 
 Why the C looks the way it does:
 - one `const` declaration per SSA value with readable, deterministic names (`arg0`, `v3`,
   `i0`): gcc folds them away, and a test or a human can read the result;
 - `restrict` pointers and 64-bit indices, so gcc may vectorise without alias checks;
-- loads and stores index with strides folded from the static shape (`arg0[i0 * 3 + i1]`);
+- loads and stores index with strides folded from the static shape (`arg0[i0 * 3 + i1]`), or
+  from a subview's static layout (`arg0[5 + i0 * 8 + i1 * 2]`): a subview is no new pointer;
 - libm functions are declared `#pragma omp declare simd` where glibc's libmvec has vector
   variants, so `-O3 -fopenmp-simd` turns an elementwise loop over `expf` into calls of
   `_ZGVeN16v_expf` (see PERF-NOTES "Vectorised math"); gcc does that without a
@@ -26,7 +28,7 @@ functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from string import Template
 from typing import IO, Any, ClassVar
@@ -42,32 +44,25 @@ from xdsl.dialects.builtin import (
     MemRefType,
     ModuleOp,
     NoneAttr,
-    f32,
-    f64,
-    i1,
-    i32,
-    i64,
+    StridedLayoutAttr,
 )
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.traits import SymbolTable
 from xdsl.utils.target import Target
 
+from aidjit.dtypes import INDEX, LOOP_DTYPES
 from aidjit.errors import UnsupportedError, blame
+from aidjit.runtime.strided import StridedLayout, row_major, static_layout, subview_layout
 
 # --- types -----------------------------------------------------------------------------------
 
-_C_TYPES: dict[Attribute, str] = {
-    f32: "float",
-    f64: "double",
-    i64: "int64_t",
-    i32: "int32_t",
-    i1: "bool",
-    IndexType(): "int64_t",
-}
-_UNSIGNED = {"int64_t": "uint64_t", "int32_t": "uint32_t", "bool": "bool"}
-_SHORT_NAMES = {"float": "f32", "double": "f64", "int64_t": "i64", "int32_t": "i32", "bool": "i1"}
-_C_SIZES = {"float": 4, "double": 8, "int64_t": 8, "int32_t": 4, "bool": 1}
-_LIBM_SUFFIX = {"float": "f", "double": ""}
+# Derived from aidjit.dtypes (the loop-level rows, `index` as int64); keyed by C type below xDSL.
+_C_TYPES: dict[Attribute, str] = {row.element: row.c_type for row in LOOP_DTYPES}
+_C_TYPES[IndexType()] = INDEX.c_type
+_UNSIGNED = {row.c_type: row.c_unsigned for row in LOOP_DTYPES if row.c_unsigned}
+_SHORT_NAMES = {row.c_type: row.short for row in LOOP_DTYPES}
+_C_SIZES = {row.c_type: row.size for row in LOOP_DTYPES}
+_LIBM_SUFFIX = {row.c_type: row.libm_suffix for row in LOOP_DTYPES if row.is_float}
 
 
 def _unsupported(op: Operation, what: str) -> UnsupportedError:
@@ -82,21 +77,33 @@ def _c_type(type_: Attribute, op: Operation) -> str:
 
 
 def _memref_type(type_: Attribute, op: Operation) -> MemRefType:
-    """The type of a memref value, checked to be static and row-major contiguous."""
+    """The type of a memref value, checked to be static: its shape, and the strides and offset
+    of its layout if it has one (a subview's `strided<[8, 2], offset: 5>`)."""
     if not isinstance(type_, MemRefType):
         raise _unsupported(op, f"expected a memref, got {type_}")
-    if not isinstance(type_.layout, NoneAttr):
-        raise _unsupported(op, f"memref layout {type_.layout} (only row-major is supported)")
+    if not isinstance(type_.layout, NoneAttr | StridedLayoutAttr) or static_layout(type_) is None:
+        raise _unsupported(
+            op, f"memref layout {type_.layout} (only static strides and offset are supported)"
+        )
     if any(dim < 0 for dim in type_.get_shape()):
         raise _unsupported(op, f"dynamic shape {type_}")
     return type_
 
 
-def _row_major_strides(shape: Sequence[int]) -> list[int]:
-    strides = [1] * len(shape)
-    for dim in range(len(shape) - 2, -1, -1):
-        strides[dim] = strides[dim + 1] * shape[dim + 1]
-    return strides
+def _layout(type_: Attribute, op: Operation) -> StridedLayout:
+    """The static layout of a memref value: where its elements lie from its pointer."""
+    layout = static_layout(_memref_type(type_, op))
+    assert layout is not None
+    return layout
+
+
+def _buffer_type(type_: Attribute, op: Operation) -> MemRefType:
+    """The type of a memref that is a buffer of its own (an argument, allocation, global or
+    workspace view): its pointer is where its elements start, contiguous and row-major."""
+    memref_type = _memref_type(type_, op)
+    if _layout(memref_type, op) != row_major(memref_type.get_shape()):
+        raise _unsupported(op, f"memref layout {memref_type.layout} of a buffer (not row-major)")
+    return memref_type
 
 
 # --- identifiers ------------------------------------------------------------------------------
@@ -396,6 +403,8 @@ class _FunctionEmitter:
     counters: dict[str, int] = field(default_factory=dict)
     depth: int = 0
     yield_targets: list[list[str]] = field(default_factory=list)
+    workspace_views: set[str] = field(default_factory=set)
+    """C names of the pointers into the workspace (see `_emit_view`)."""
 
     def fresh(self, prefix: str) -> str:
         number = self.counters.get(prefix, 0)
@@ -429,6 +438,9 @@ class _FunctionEmitter:
         self.yield_targets.pop()
 
     def op(self, op: Operation) -> None:
+        if isinstance(op, scf.ForOp) and self.depth == 1:
+            _emit_top_level_for(self, op)
+            return
         if type(op) in _STATEMENTS:
             _STATEMENTS[type(op)](self, op)
             return
@@ -457,11 +469,12 @@ class _FunctionEmitter:
         self.declare(result, result_type, entry.template_for(op).format(*operands, **fields))
 
     def element_address(self, op: Operation, ref: SSAValue, indices: Iterable[SSAValue]) -> str:
-        """`arg0[i0 * 3 + i1]`: the flat offset of an element of a row-major memref."""
-        shape = _memref_type(ref.type, op).get_shape()
-        terms = [
+        """`arg0[i0 * 3 + i1]`: an element of a memref, at its layout's offset and strides
+        (`arg0[5 + i0 * 8 + i1 * 2]` through a subview; row-major without a layout)."""
+        layout = _layout(ref.type, op)
+        terms = [str(layout.offset)] + [
             _index_term(self.expr(index), stride)
-            for index, stride in zip(indices, _row_major_strides(shape), strict=True)
+            for index, stride in zip(indices, layout.strides, strict=True)
         ]
         return f"{self.expr(ref)}[{' + '.join(term for term in terms if term != '0') or '0'}]"
 
@@ -503,7 +516,7 @@ def _allocation_bytes(memref_type: MemRefType, element_bytes: int, alignment: in
 def _emit_alloc(emitter: _FunctionEmitter, op: memref.AllocOp) -> None:
     if op.dynamic_sizes or op.symbol_operands:
         raise _unsupported(op, "dynamic allocation")
-    memref_type = _memref_type(op.memref.type, op)
+    memref_type = _buffer_type(op.memref.type, op)
     element_type = _c_type(memref_type.get_element_type(), op)
     alignment = max(64, op.alignment.value.data if op.alignment is not None else 64)
     size = _allocation_bytes(memref_type, _C_SIZES[element_type], alignment)
@@ -524,6 +537,74 @@ def _emit_get_global(emitter: _FunctionEmitter, op: memref.GetGlobalOp) -> None:
     qualifier = "const " if global_op.constant is not None else ""
     pointer_type = f"{qualifier}{element_type} *"
     emitter.declare(op.memref, pointer_type, c_identifier(global_op.sym_name.data), const=False)
+
+
+def _emit_view(emitter: _FunctionEmitter, op: memref.ViewOp) -> None:
+    """A typed pointer into the workspace at a byte offset. Not `restrict` at function scope:
+    buffers whose lifetimes do not overlap share bytes, which C would call aliasing; each loop
+    nest that uses it gets a `restrict` copy instead (see `_emit_top_level_for`)."""
+    if op.sizes:
+        raise _unsupported(op, "a view with dynamic sizes")
+    element_type = _c_type(_buffer_type(op.result.type, op).get_element_type(), op)
+    source = emitter.expr(op.source)
+    init = f"({element_type} *)({source} + {emitter.expr(op.byte_shift)})"
+    emitter.declare(op.result, f"{element_type} *", init, const=False)
+    emitter.workspace_views.add(emitter.names[op.result])
+
+
+def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
+    """A loop nest of the function body, in a block where each workspace view it touches is
+    a `restrict` pointer, so gcc vectorises without alias checks.
+
+    Sound because the memory planner never gives two buffers used in one loop nest (one op,
+    or one row group, whose buffers all live across the whole group) the same bytes: within
+    the block, each object is only reached through its own pointer, as C's `restrict` asks.
+    Views at function scope stay plain pointers, since across nests the bytes are shared."""
+    used = {
+        value
+        for nested in op.walk()
+        for value in nested.operands
+        if isinstance(value.type, MemRefType)
+        and emitter.names.get(value) in emitter.workspace_views
+    }
+    if not used:
+        _emit_for(emitter, op)
+        return
+    saved = {value: emitter.names[value] for value in used}
+    restricted: dict[str, str] = {}
+    emitter.line("{")
+    emitter.depth += 1
+    for value in sorted(used, key=lambda v: saved[v]):
+        name = saved[value]
+        if name not in restricted:
+            restricted[name] = emitter.fresh("r")
+            element_type = _c_type(value.type.get_element_type(), op)
+            emitter.line(f"{element_type} *restrict {restricted[name]} = {name};")
+        emitter.names[value] = restricted[name]
+    _emit_for(emitter, op)
+    emitter.names.update(saved)
+    emitter.depth -= 1
+    emitter.line("}")
+
+
+def _emit_reshape(
+    emitter: _FunctionEmitter, op: memref.CollapseShapeOp | memref.ExpandShapeOp
+) -> None:
+    """A reshape of a contiguous memref is the same pointer: loads and stores index it with
+    the strides of its own static type (row-major, or the layout MLIR gives a reshaped subview)."""
+    _memref_type(op.results[0].type, op)
+    emitter.names[op.results[0]] = emitter.expr(op.operands[0])
+
+
+def _emit_subview(emitter: _FunctionEmitter, op: memref.SubviewOp) -> None:
+    """A subview is its source's pointer: MLIR's strided layout counts the result's offset from
+    the source's base pointer (aidjit.runtime.strided), so loads and stores index the source's
+    name through the result's layout. A subview of a subview, of a workspace view or of a
+    reshape is the pointer at the root of the chain, which the layouts are relative to."""
+    source_type = _memref_type(op.source.type, op)
+    _memref_type(op.result.type, op)
+    subview_layout(op, source_type.get_shape(), _layout(source_type, op))
+    emitter.names[op.result] = emitter.expr(op.source)
 
 
 def _emit_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
@@ -593,6 +674,10 @@ _STATEMENTS: dict[type[Operation], Callable[[_FunctionEmitter, Any], None]] = {
     memref.AllocOp: _emit_alloc,
     memref.DeallocOp: _emit_dealloc,
     memref.GetGlobalOp: _emit_get_global,
+    memref.ViewOp: _emit_view,
+    memref.CollapseShapeOp: _emit_reshape,
+    memref.ExpandShapeOp: _emit_reshape,
+    memref.SubviewOp: _emit_subview,
     scf.ForOp: _emit_for,
     scf.IfOp: _emit_if,
     scf.YieldOp: _emit_yield,
@@ -609,11 +694,23 @@ def _single_block(region: Region, op: Operation) -> Block:
     return region.block
 
 
-def _stored_arguments(func_op: func.FuncOp) -> set[BlockArgument]:
+_VIEWS = (memref.ViewOp, memref.CollapseShapeOp, memref.ExpandShapeOp, memref.SubviewOp)
+"""Ops whose result is another memref over the same memory (the workspace, a reshape, a slice)."""
+
+
+def view_source(value: SSAValue) -> SSAValue:
+    """The memref `value` is a view of, through any chain of views (itself if none)."""
+    while isinstance(value.owner, _VIEWS):
+        value = value.owner.operands[0]
+    return value
+
+
+def _stored_arguments(func_op: func.FuncOp) -> set[SSAValue]:
+    """Arguments stored to, directly or through a view (so they are not `const`)."""
     return {
-        op.memref
+        view_source(op.memref)
         for op in func_op.walk()
-        if isinstance(op, memref.StoreOp) and isinstance(op.memref, BlockArgument)
+        if isinstance(op, memref.StoreOp) and isinstance(view_source(op.memref), BlockArgument)
     }
 
 
@@ -628,7 +725,7 @@ def c_prototype(func_op: func.FuncOp) -> str:
     stored = _stored_arguments(func_op)
     parameters = []
     for index, arg in enumerate(block.args):
-        element_type = _c_type(_memref_type(arg.type, func_op).get_element_type(), func_op)
+        element_type = _c_type(_buffer_type(arg.type, func_op).get_element_type(), func_op)
         qualifier = "" if arg in stored else "const "
         parameters.append(f"{qualifier}{element_type} *restrict arg{index}")
     return f"void {c_identifier(func_op.sym_name.data)}({', '.join(parameters) or 'void'})"
@@ -690,7 +787,7 @@ def _emit_global(op: memref.GlobalOp) -> list[str]:
     """
     if not isinstance(op.initial_value, DenseIntOrFPElementsAttr):
         raise _unsupported(op, "a global without a dense initial value")
-    memref_type = _memref_type(op.type, op)
+    memref_type = _buffer_type(op.type, op)
     element_type = _c_type(memref_type.get_element_type(), op)
     values = [_literal(value, element_type) for value in op.initial_value.get_values()] or ["0"]
     name = c_identifier(op.sym_name.data)

@@ -7,11 +7,15 @@ the calling code is generated straight-line per function (see ``_make_caller``).
 
 The C ABI every compiled function follows: all inputs first, then all outputs; every argument is a
 pointer to a C-contiguous buffer of its dtype (float32 -> ``float``, float64 -> ``double``, int64
--> ``int64_t``); inputs are read-only, outputs are freshly allocated on every call. Because C
-trusts those pointers blindly, each argument's dtype and shape is checked here, before any pointer
-reaches C, and the prototype is checked against the argument specs once, at load time.
+-> ``int64_t``); inputs are read-only, outputs are freshly allocated on every call. A function
+with temporaries takes one more, last argument: its workspace (``int8_t *``, the bytes the memory
+planner packed every temporary into), allocated once per function and calling thread
+(`Workspace`). Because C trusts those pointers blindly, each argument's dtype and shape is checked
+here, before any pointer reaches C, and the prototype is checked against the argument specs once,
+at load time.
 """
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +24,12 @@ from typing import Any
 import cffi
 import numpy as np
 
+from aidjit.dtypes import INT8, TENSOR_DTYPES
 from aidjit.errors import ArgumentCountError, DTypeError, LibraryLoadError, ShapeError
 
-C_TYPES: dict[np.dtype, str] = {
-    np.dtype(np.float32): "float",
-    np.dtype(np.float64): "double",
-    np.dtype(np.int64): "int64_t",
-}
+C_TYPES: dict[np.dtype, str] = {row.numpy: row.c_type for row in TENSOR_DTYPES}
+WORKSPACE_C_TYPE = INT8.c_type
+ALIGNMENT = 64
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,19 @@ class NativeFunction:
         prototype: str,
         inputs: Sequence[ArgSpec],
         outputs: Sequence[ArgSpec],
+        workspace_bytes: int = 0,
     ) -> None:
         self.so_path = so_path
         self.symbol = symbol
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
+        self.workspace_bytes = workspace_bytes
         # The function pointer is only valid while ffi and lib live: keep both on the instance.
         self._ffi, self._lib = load_library(so_path, prototype)
         self._function = self._lookup(symbol)
         self._check_prototype()
-        self._call = _make_caller(self._ffi, self._function, self.inputs, self.outputs)
+        workspace = Workspace(self._ffi, workspace_bytes) if workspace_bytes else None
+        self._call = _make_caller(self._ffi, self._function, self.inputs, self.outputs, workspace)
 
     def __call__(self, *args: Any) -> tuple[np.ndarray, ...]:
         """Check ``args`` against the input specs, run the C function, return fresh outputs."""
@@ -112,10 +118,20 @@ class NativeFunction:
         """Reject a prototype whose parameters disagree with the specs: C would misread memory."""
         parameters = self._ffi.typeof(self._function).args
         specs = self.inputs + self.outputs
+        if self.workspace_bytes:
+            last = parameters[-1]
+            if last.kind != "pointer" or last.item.cname != WORKSPACE_C_TYPE:
+                raise LibraryLoadError(
+                    f"{self.symbol}: the last parameter is '{last.cname}' in the prototype, "
+                    f"expected the workspace, '{WORKSPACE_C_TYPE} *'"
+                )
+            parameters = parameters[:-1]
         if len(parameters) != len(specs):
+            workspace = " + a workspace" if self.workspace_bytes else ""
             raise LibraryLoadError(
                 f"{self.symbol}: prototype has {len(parameters)} parameters, "
-                f"but {len(self.inputs)} inputs + {len(self.outputs)} outputs were specified"
+                f"but {len(self.inputs)} inputs + {len(self.outputs)} outputs{workspace} "
+                "were specified"
             )
         for position, (parameter, spec) in enumerate(zip(parameters, specs, strict=True)):
             expected = C_TYPES[spec.dtype]
@@ -126,8 +142,35 @@ class NativeFunction:
                 )
 
 
+class Workspace:
+    """The scratch memory of one compiled function: allocated once per calling thread, at its
+    first call, and handed to every later call on that thread (compiled code keeps all its
+    temporaries there, so a call allocates nothing but its outputs). 64-byte aligned."""
+
+    def __init__(self, ffi: cffi.FFI, size: int) -> None:
+        self._ffi = ffi
+        self.size = size
+        self._local = threading.local()
+
+    def pointer(self) -> Any:
+        try:
+            return self._local.pointer
+        except AttributeError:
+            storage = np.empty(self.size + ALIGNMENT, np.uint8)
+            start = -storage.ctypes.data % ALIGNMENT
+            self._local.storage = storage  # keeps the memory alive with the thread
+            self._local.pointer = self._ffi.from_buffer(
+                f"{WORKSPACE_C_TYPE}[]", storage[start : start + self.size]
+            )
+            return self._local.pointer
+
+
 def _make_caller(
-    ffi: cffi.FFI, function: Any, inputs: tuple[ArgSpec, ...], outputs: tuple[ArgSpec, ...]
+    ffi: cffi.FFI,
+    function: Any,
+    inputs: tuple[ArgSpec, ...],
+    outputs: tuple[ArgSpec, ...],
+    workspace: Workspace | None = None,
 ) -> Callable[..., tuple[np.ndarray, ...]]:
     """Generate a straight-line Python function that checks, allocates and calls.
 
@@ -170,6 +213,9 @@ def _make_caller(
     for k, (buffer, spec) in enumerate(zip(buffers, inputs + outputs, strict=True)):
         namespace[f"ctype{k}"] = ffi.typeof(f"{C_TYPES[spec.dtype]}[]")
         pointers.append(f"from_buffer(ctype{k}, {buffer})")
+    if workspace is not None:
+        namespace["workspace"] = workspace.pointer
+        pointers.append("workspace()")
     lines.append(f"    function({', '.join(pointers)})")
     lines.append(f"    return ({''.join(f'r{j}, ' for j in range(len(outputs)))})")
     exec("\n".join(lines), namespace)  # safe: the source holds generated identifiers only

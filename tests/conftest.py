@@ -16,6 +16,10 @@ os.environ.setdefault(
 )
 
 
+# Verify the IR after every pass, not only at the end of each stage (aidjit.pipeline).
+os.environ.setdefault("AIDJIT_VERIFY_EACH_PASS", "1")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Options of the long differential-fuzzing run (tests/fuzz), read by tests/fuzz/conftest.py."""
     group = parser.getgroup("aidjit fuzz")

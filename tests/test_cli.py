@@ -5,6 +5,7 @@ subprocess; one case runs the installed console script.
 """
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -61,7 +62,7 @@ func.func @f(%x: tensor<?xf32>) -> tensor<?xf32> {
 }
 """
 
-LOWER = ("-p", "convert-graph-to-loops")
+LOWER = ("--stage", "loops")
 
 
 class Result(NamedTuple):
@@ -90,14 +91,14 @@ def opt(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_reads_stdin_and_runs_a_pipeline(opt: OptRunner) -> None:
-    result = opt("-p", "canonicalize,convert-graph-to-loops")
+    result = opt("--stage", "loops")
     assert result.status == 0, result.stderr
     assert "scf.for" in result.stdout and "math.exp" in result.stdout
 
 
 def test_emits_c_into_an_output_file(opt: OptRunner, tmp_path: Path) -> None:
     out = tmp_path / "f.c"
-    result = opt("-p", "convert-graph-to-loops", "-t", "c", "-o", str(out))
+    result = opt("--stage", "c", "-o", str(out))
     assert result.status == 0, result.stderr
     assert "void f(const float *restrict arg0, float *restrict arg1)" in out.read_text()
 
@@ -146,7 +147,7 @@ def test_stage_and_passes_together_are_an_error(opt: OptRunner) -> None:
 
 
 def test_pass_options_reach_the_pass(opt: OptRunner) -> None:
-    result = opt("-p", "convert-graph-to-loops,arith-add-fastmath{flags=nnan,ninf}")
+    result = opt("-p", f"{DEFAULT_PIPELINE},arith-add-fastmath{{flags=nnan,ninf}}")
     assert result.status == 0, result.stderr
     assert "fastmath<nnan,ninf> : f32" in result.stdout
 
@@ -206,9 +207,12 @@ def test_a_pass_failure_is_reported_at_the_op_in_its_custom_form(opt: OptRunner)
     result = opt(*LOWER, input=GRAPH.replace("graph.exp", "math.exp"))
     assert result.status == 1
     assert result.stderr.splitlines()[0] == (
-        "<stdin>:4:3: error: convert-graph-to-loops: no lowering for math.exp"
+        "<stdin>:4:3: error: bufferize: no bufferization for math.exp"
     )
-    assert "note: see current operation: %1 = math.exp %0 : tensor<4xf32>" in result.stderr
+    # The op as it is now, after the passes before bufferize renumbered its function.
+    assert re.search(
+        r"note: see current operation: %\d+ = math.exp %\d+ : tensor<4xf32>", result.stderr
+    )
 
 
 @dataclass(frozen=True)
@@ -372,7 +376,7 @@ def test_c_target_on_graph_level_ir_names_the_stage_it_needs(opt: OptRunner) -> 
     ("name", "suggestion"),
     [
         ("canonicalise", "canonicalize"),
-        ("convert-graph-to-loop", "convert-graph-to-loops"),
+        ("convert-graph-to-linalgg", "convert-graph-to-linalg"),
         ("scf-for-loop-unrol", "scf-for-loop-unroll"),
     ],
 )
@@ -386,7 +390,9 @@ def test_help_lists_aidjit_passes_and_only_upstream_ones_that_apply(opt: OptRunn
     result = opt("--help")
     assert result.status == 0
     help_text = " ".join(result.stdout.split())  # argparse wraps lines
-    assert "convert-graph-to-loops Lower graph-dialect functions to func + scf" in help_text
+    assert (
+        "convert-graph-to-linalg Lower graph-dialect ops to linalg, tensor and arith" in help_text
+    )
     for name in (*AIDJIT_PASSES, *UPSTREAM_PASSES):
         assert f"  {name}  " in result.stdout
     for foreign in ("riscv", "snitch", "csl", "wgsl", "llvm", "x86", "stencil"):
@@ -421,11 +427,11 @@ def test_time_passes_and_ir_dumps_go_to_stderr(opt: OptRunner) -> None:
         (("-p", "no-such-pass"), GRAPH, "unknown pass 'no-such-pass'"),
         ((), "func.func @f( {", "error: "),
         (("/nonexistent/input.mlir",), "", "/nonexistent/input.mlir"),
-        (LOWER, DYNAMIC, "<stdin>:1:1: error: convert-graph-to-loops: @f: dynamic shape"),
+        (LOWER, DYNAMIC, "<stdin>:1:1: error: convert-graph-to-linalg: @f: dynamic shape"),
         (
             LOWER,
             DYNAMIC.replace("?x", "4x").replace("f32", "f16"),
-            "<stdin>:1:1: error: convert-graph-to-loops: @f: element type of tensor<4xf16>",
+            "<stdin>:1:1: error: convert-graph-to-linalg: @f: element type of tensor<4xf16>",
         ),
         (("-p", "cse{"), GRAPH, "Expected argument name here"),
         (("-p", "canonicalize{bogus=1}"), GRAPH, '["bogus"] not found'),

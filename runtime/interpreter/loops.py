@@ -16,13 +16,21 @@ from __future__ import annotations
 
 import math as pymath
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import arith, builtin, func, math, memref, scf
-from xdsl.dialects.builtin import IndexType, IntegerType, MemRefType, ModuleOp
+from xdsl.dialects.builtin import (
+    DYNAMIC_INDEX,
+    IndexType,
+    IntegerType,
+    MemRefType,
+    ModuleOp,
+    TensorType,
+)
 from xdsl.interpreter import (
     Interpreter,
     InterpreterFunctions,
@@ -39,14 +47,11 @@ from xdsl.ir import Attribute, Operation
 from xdsl.traits import SymbolTable
 from xdsl.utils.comparisons import to_signed, to_unsigned
 
+from aidjit.dtypes import LOOP_DTYPES, one_of
 from aidjit.errors import DTypeError, ShapeError, UnsupportedError
+from aidjit.runtime.strided import StridedLayout, row_major, static_layout, subview_layout
 
-_NUMPY_DTYPES: dict[Attribute, np.dtype[Any]] = {
-    builtin.f32: np.dtype(np.float32),
-    builtin.f64: np.dtype(np.float64),
-    builtin.i64: np.dtype(np.int64),
-    builtin.i32: np.dtype(np.int32),
-}
+_NUMPY_DTYPES: dict[Attribute, np.dtype[Any]] = {row.element: row.numpy for row in LOOP_DTYPES}
 
 # --- float ops: computed in float64 by numpy (inf/NaN instead of Python exceptions) -----------
 
@@ -199,6 +204,127 @@ def _int_to_float(interpreter: Interpreter, op: Operation, value: int, *, signed
     return float(integer.astype(_NUMPY_DTYPES[op.results[0].type]))
 
 
+# --- views: memref.view, subview and reshapes share their source's memory, as in C ------------
+
+
+def _static_or_dynamic(static: Sequence[int], dynamic: Sequence[int]) -> list[int]:
+    """A shape whose DYNAMIC_INDEX entries are filled, in order, from the dynamic operands."""
+    values = iter(dynamic)
+    return [next(values) if size == DYNAMIC_INDEX else size for size in static]
+
+
+@dataclass
+class StridedArray(ShapedArray[Any]):
+    """A memref with a strided layout (a `memref.subview`, or a reshape of one): element
+    (i0, i1, ...) lies at `layout.offset + i0 * layout.strides[0] + ...` elements from its
+    pointer, the pointer of the buffer it views, so writes through it reach that buffer.
+
+    Only what memrefs use is strided: `offset` (so memref.load and store index through the
+    layout) and, in the structured interpreter, `array_layout`; tensors are never strided.
+    """
+
+    layout: StridedLayout
+
+    def offset(self, index: Sequence[int]) -> int:
+        """An element's position from the pointer. An index outside the view is an error: the
+        element it would reach belongs to the rest of the buffer, and C would not notice."""
+        inside = len(index) == len(self.shape) and all(
+            0 <= i < size for i, size in zip(index, self.shape, strict=True)
+        )
+        if not inside:
+            raise ShapeError(
+                f"index {tuple(index)} is outside a strided view of shape {tuple(self.shape)}"
+            )
+        strides = self.layout.strides
+        return self.layout.offset + sum(i * s for i, s in zip(index, strides, strict=True))
+
+
+def array_layout(array: ShapedArray[Any]) -> StridedLayout:
+    """Where `array`'s elements lie from its pointer: row-major unless it is a strided view."""
+    return array.layout if isinstance(array, StridedArray) else row_major(array.shape)
+
+
+def element_offsets(layout: StridedLayout, shape: Sequence[int]) -> np.ndarray:
+    """Every element's position from the pointer, in row-major index order."""
+    indices = np.indices(shape, np.int64).reshape(len(shape), pymath.prod(shape))
+    return layout.offset + np.array(layout.strides, np.int64) @ indices
+
+
+def _reshaped(op: Operation, source: ShapedArray[Any], shape: list[int]) -> ShapedArray[Any]:
+    """The source's memory under a new shape. A reshape of a strided view keeps the view's
+    pointer and takes the layout of its result type (as C does), checked to address the
+    source's elements in the same order (the contiguity MLIR's verifier asks of it)."""
+    if not isinstance(source, StridedArray):
+        return ShapedArray(source.data_ptr, shape)
+    result_type = cast(MemRefType, op.results[0].type)
+    layout = static_layout(result_type)
+    if layout is None:
+        raise UnsupportedError(f"'{op.name}' to {result_type}: a dynamic layout")
+    if not np.array_equal(
+        element_offsets(layout, shape), element_offsets(source.layout, source.shape)
+    ):
+        raise ShapeError(
+            f"'{op.name}' to {result_type}: its layout does not address the elements of the "
+            f"strided view of shape {tuple(source.shape)} ({source.layout}) it reshapes"
+        )
+    return StridedArray(source.data_ptr, shape, layout)
+
+
+def run_collapse_shape(
+    self: InterpreterFunctions, interpreter: Interpreter, op: Operation, args: PythonValues
+) -> PythonValues:
+    """`collapse_shape` (memref or tensor): each reassociation group becomes one dimension."""
+    source = cast(ShapedArray[Any], args[0])
+    groups = cast(memref.CollapseShapeOp, op).reassociation
+    shape = [pymath.prod(source.shape[i.value.data] for i in group) for group in groups]
+    return (_reshaped(op, source, shape),)
+
+
+def run_expand_shape(
+    self: InterpreterFunctions, interpreter: Interpreter, op: Operation, args: PythonValues
+) -> PythonValues:
+    """`expand_shape` (memref or tensor): the result's shape is the op's `output_shape`."""
+    source = cast(ShapedArray[Any], args[0])
+    static = cast(memref.ExpandShapeOp, op).static_output_shape.get_values()
+    return (_reshaped(op, source, _static_or_dynamic(static, args[1:])),)
+
+
+@register_impls
+class LoopViewFunctions(InterpreterFunctions):
+    """Views of a buffer: the bufferized level carves its intermediates out of one workspace."""
+
+    @impl(memref.ViewOp)
+    def run_view(
+        self, interpreter: Interpreter, op: memref.ViewOp, args: PythonValues
+    ) -> PythonValues:
+        source, byte_shift, *sizes = args
+        source = cast(ShapedArray[Any], source)
+        result_type = cast(MemRefType, op.result.type)
+        shape = _static_or_dynamic(result_type.get_shape(), sizes)
+        xtype = xtype_for_el_type(result_type.get_element_type(), interpreter.index_bitwidth)
+        available = len(source.data_ptr.raw.memory) - source.data_ptr.raw.offset
+        needed = byte_shift + pymath.prod(shape) * xtype.compile_time_size
+        if not 0 <= byte_shift <= needed <= available:
+            raise ShapeError(
+                f"memref.view of {result_type} at byte {byte_shift} overruns its {available} bytes"
+            )
+        return (ShapedArray(TypedPtr[Any](source.data_ptr.raw + byte_shift, xtype=xtype), shape),)
+
+    @impl(memref.SubviewOp)
+    def run_subview(
+        self, interpreter: Interpreter, op: memref.SubviewOp, args: PythonValues
+    ) -> PythonValues:
+        """The source's memory through the layout MLIR gives the result: the same pointer,
+        the offset and strides of aidjit.runtime.strided (checked against the result type)."""
+        source = cast(ShapedArray[Any], args[0])
+        layout = subview_layout(op, source.shape, array_layout(source))
+        shape = list(cast(MemRefType, op.result.type).get_shape())
+        return (StridedArray(source.data_ptr, shape, layout),)
+
+    run_memref_collapse_shape = impl(memref.CollapseShapeOp)(run_collapse_shape)
+    run_memref_expand_shape = impl(memref.ExpandShapeOp)(run_expand_shape)
+
+
 # --- the interpreter --------------------------------------------------------------------------
 
 SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
@@ -215,6 +341,10 @@ SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
         memref.StoreOp,
         memref.GetGlobalOp,
         memref.GlobalOp,
+        memref.ViewOp,
+        memref.CollapseShapeOp,
+        memref.ExpandShapeOp,
+        memref.SubviewOp,
         arith.ConstantOp,
         arith.MaximumfOp,
         arith.MinimumfOp,
@@ -244,20 +374,31 @@ SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
 """The loop-level ops this interpreter runs (with xDSL's own implementations and the above)."""
 
 
-def make_loop_interpreter(module: ModuleOp) -> Interpreter:
-    """An interpreter for `module`, which must contain only `SUPPORTED_OPS`."""
+def check_supported(module: ModuleOp, supported: frozenset[type[Operation]], level: str) -> None:
+    """Name the first op of `module` outside `supported`, before anything runs."""
     for op in module.walk():
-        if type(op) not in SUPPORTED_OPS:
-            raise UnsupportedError(f"the loop interpreter does not support '{op.name}'")
-    interpreter = Interpreter(module, index_bitwidth=64)
+        if type(op) not in supported:
+            raise UnsupportedError(f"the {level} interpreter does not support '{op.name}'")
+
+
+def register_loop_implementations(interpreter: Interpreter) -> None:
+    """xDSL's implementations overridden by the above: the scalar ops every level computes alike."""
     register_implementations(interpreter, Context())
     interpreter.register_implementations(MathFunctions())
     interpreter.register_implementations(LoopFloatFunctions(), override=True)
     interpreter.register_implementations(LoopIntegerFunctions())
+    interpreter.register_implementations(LoopViewFunctions())
+
+
+def make_loop_interpreter(module: ModuleOp) -> Interpreter:
+    """An interpreter for `module`, which must contain only `SUPPORTED_OPS`."""
+    check_supported(module, SUPPORTED_OPS, "loop")
+    interpreter = Interpreter(module, index_bitwidth=64)
+    register_loop_implementations(interpreter)
     return interpreter
 
 
-def _buffer(memref_type: MemRefType) -> tuple[ShapedArray[Any], np.ndarray]:
+def _buffer(memref_type: MemRefType | TensorType) -> tuple[ShapedArray[Any], np.ndarray]:
     """A zeroed interpreter buffer and a numpy array sharing its memory."""
     element_type = memref_type.get_element_type()
     dtype = _NUMPY_DTYPES[element_type]
@@ -275,11 +416,16 @@ def _argument_types(module: ModuleOp, func_name: str) -> list[MemRefType]:
     types = list(func_op.function_type.inputs.data)
     for type_ in types:
         if not isinstance(type_, MemRefType) or type_.get_element_type() not in _NUMPY_DTYPES:
-            raise UnsupportedError(f"'{func_name}' takes {type_}, not a memref of f32/f64/i64")
+            raise UnsupportedError(
+                f"'{func_name}' takes {type_}, not a memref of "
+                + one_of([row.short for row in LOOP_DTYPES])
+            )
     return cast(list[MemRefType], types)
 
 
-def _check_argument(index: int, memref_type: MemRefType, shape: Sequence[int], dtype: Any) -> None:
+def _check_argument(
+    index: int, memref_type: MemRefType | TensorType, shape: Sequence[int], dtype: Any
+) -> None:
     expected_dtype = _NUMPY_DTYPES[memref_type.get_element_type()]
     if tuple(shape) != memref_type.get_shape():
         raise ShapeError(f"argument {index}: shape {tuple(shape)}, expected {memref_type}")
@@ -287,18 +433,26 @@ def _check_argument(index: int, memref_type: MemRefType, shape: Sequence[int], d
         raise DTypeError(f"argument {index}: dtype {np.dtype(dtype)}, expected {expected_dtype}")
 
 
-def run_loops(
-    module: ModuleOp,
+def _is_workspace(type_: MemRefType) -> bool:
+    """The bufferized level's optional last argument: the bytes its intermediates are views of."""
+    return type_.get_element_type() == builtin.i8 and len(type_.get_shape()) == 1
+
+
+def call_with_buffers(
+    interpreter: Interpreter,
     func_name: str,
     inputs: Sequence[np.ndarray],
     output_specs: Sequence[tuple[tuple[int, ...], np.dtype[Any]]],
 ) -> tuple[np.ndarray, ...]:
     """Call `func_name` on copies of `inputs` and fresh zeroed outputs; return the outputs.
 
-    The function takes its inputs first, then one buffer per output, as the loop level does.
+    The function takes its inputs first, then one buffer per output, as the loop level does,
+    and, when it has one more argument, a byte workspace (`memref<Nxi8>`) that the caller
+    allocates, as the compiled code's caller does.
     """
-    types = _argument_types(module, func_name)
-    if len(inputs) + len(output_specs) != len(types):
+    types = _argument_types(interpreter.module, func_name)
+    buffers = len(inputs) + len(output_specs)
+    if not (len(types) == buffers or (len(types) == buffers + 1 and _is_workspace(types[-1]))):
         raise ShapeError(
             f"'{func_name}' takes {len(types)} buffers, got {len(inputs)} inputs and "
             f"{len(output_specs)} outputs"
@@ -315,5 +469,16 @@ def run_loops(
         shaped, view = _buffer(types[index])
         arguments.append(shaped)
         outputs.append(view)
-    make_loop_interpreter(module).call_op(func_name, tuple(arguments))
+    arguments.extend(_buffer(workspace)[0] for workspace in types[buffers:])
+    interpreter.call_op(func_name, tuple(arguments))
     return tuple(outputs)
+
+
+def run_loops(
+    module: ModuleOp,
+    func_name: str,
+    inputs: Sequence[np.ndarray],
+    output_specs: Sequence[tuple[tuple[int, ...], np.dtype[Any]]],
+) -> tuple[np.ndarray, ...]:
+    """Run `func_name` of a loop-level module (see `call_with_buffers`); return the outputs."""
+    return call_with_buffers(make_loop_interpreter(module), func_name, inputs, output_specs)

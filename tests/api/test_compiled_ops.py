@@ -1,11 +1,24 @@
-"""Every op compiled: C, and the interpreter at the graph and loop levels, against eager."""
+"""Every op compiled: C, and the interpreter at every level of the pipeline, against eager.
+
+The interpreter runs the graph, the structured level before and after fusion (tensors), after
+bufferization (memrefs and the workspace) and the loops: forward and gradient, f32 and f64.
+"""
 
 import numpy as np
 import pytest
 
 from aidjit import Tensor, compile, value_and_grad
-from aidjit.pipeline import GRAPH_PIPELINE
+from aidjit.pipeline import pipeline_to_stage
 from tests.op_cases import CASE_IDS, CASES, DIFFERENTIABLE, Case
+
+INTERPRETED_LEVELS = ["optimized", "linalg", "fused", "bufferized", "loops"]
+BACKENDS = ["c", *INTERPRETED_LEVELS]
+
+
+def interpreted_at(level: str) -> dict[str, str]:
+    """Compile options running the default pipeline up to `level`, then the interpreter."""
+    return {"backend": "interpreter", "pipeline": pipeline_to_stage(level)}
+
 
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 
@@ -26,12 +39,11 @@ def test_compiled_c_matches_eager(case: Case, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("level", ["graph", "loops"])
+@pytest.mark.parametrize("level", INTERPRETED_LEVELS)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
-    pipeline = GRAPH_PIPELINE if level == "graph" else None
-    compiled = compile(case.fn, *inputs, backend="interpreter", pipeline=pipeline)
+    compiled = compile(case.fn, *inputs, **interpreted_at(level))
     result = compiled(*inputs)
     expected = eager(case, inputs)
     assert result.dtype == expected.dtype and result.shape == expected.shape
@@ -39,8 +51,9 @@ def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", DIFFERENTIABLE, ids=[c.id for c in DIFFERENTIABLE])
-def test_compiled_gradient_matches_eager(case: Case, dtype: type) -> None:
+def test_compiled_gradient_matches_eager(case: Case, backend: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
     float_positions = tuple(i for i in range(len(inputs)) if i not in case.int_inputs)
 
@@ -48,7 +61,8 @@ def test_compiled_gradient_matches_eager(case: Case, dtype: type) -> None:
         return case.fn(*args).sum()
 
     step = value_and_grad(loss, argnums=float_positions)
-    value, grads = compile(step, *inputs)(*inputs)
+    options = {} if backend == "c" else interpreted_at(backend)
+    value, grads = compile(step, *inputs, **options)(*inputs)
     expected_value, expected_grads = step(*inputs)
     np.testing.assert_allclose(value, expected_value, **TOLERANCE[dtype])
     for grad, expected in zip(grads, expected_grads, strict=True):

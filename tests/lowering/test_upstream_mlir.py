@@ -1,4 +1,4 @@
-"""The loop level is upstream MLIR: `mlir-opt` parses and verifies what aidjit prints.
+"""Every stage from `linalg` down is upstream MLIR: `mlir-opt` parses and verifies it.
 
 Runs wherever an upstream `mlir-opt` is installed (Debian: `apt-get install mlir-19-tools`);
 elsewhere it is skipped, saying so.
@@ -22,14 +22,17 @@ pytestmark = pytest.mark.skipif(
     MLIR_OPT is None, reason="no upstream mlir-opt (apt-get install mlir-19-tools)"
 )
 
+UPSTREAM_STAGES = ["linalg", "fused", "bufferized", "loops"]
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_mlir_opt_parses_and_verifies_the_loop_level(case: Case, dtype: type) -> None:
+def test_mlir_opt_parses_and_verifies_every_stage_from_linalg_down(case: Case, dtype: type) -> None:
     inputs = case.inputs(dtype)
-    loops = aidjit.compile(case.fn, *inputs, backend="interpreter").ir("loops")
-    result = subprocess.run(
-        [MLIR_OPT, "--verify-each"], input=loops, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert "func.func @" in result.stdout
+    compiled = aidjit.compile(case.fn, *inputs, backend="interpreter")
+    for stage in UPSTREAM_STAGES:
+        result = subprocess.run(
+            [MLIR_OPT, "--verify-each"], input=compiled.ir(stage), capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"stage {stage}:\n{result.stderr}"
+        assert "func.func @" in result.stdout

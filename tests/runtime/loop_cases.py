@@ -658,4 +658,166 @@ STRUCTURED_CASES = [
     ),
 ]
 
-ALL_CASES = STRUCTURED_CASES + ELEMENTWISE_CASES
+# --- strided views: memref.subview, as bufferize makes of slices and pads ------------------------
+
+# A pad with interior padding: the fill, then the input copied through a strided subview of the
+# output (strides = interior + 1), whose layout's offset 10 is 1 * 8 + 2 from the output's start.
+_SUBVIEW_PAD = """
+builtin.module {
+  func.func @f(%x : memref<2x3xf32>, %out : memref<5x8xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c5 = arith.constant 5 : index
+    %c8 = arith.constant 8 : index
+    %pad = arith.constant -1.5 : f32
+    scf.for %i = %c0 to %c5 step %c1 {
+      scf.for %j = %c0 to %c8 step %c1 {
+        memref.store %pad, %out[%i, %j] : memref<5x8xf32>
+      }
+    }
+    %inner = memref.subview %out[1, 2] [2, 3] [2, 2]
+        : memref<5x8xf32> to memref<2x3xf32, strided<[16, 2], offset: 10>>
+    scf.for %i = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %v = memref.load %x[%i, %j] : memref<2x3xf32>
+        memref.store %v, %inner[%i, %j] : memref<2x3xf32, strided<[16, 2], offset: 10>>
+      }
+    }
+    func.return
+  }
+}
+"""
+
+
+def _pad_reference(x: np.ndarray) -> tuple[np.ndarray]:
+    padded = np.full((5, 8), -1.5, np.float32)
+    padded[1:4:2, 2:7:2] = x
+    return (padded,)
+
+
+# A slice with offsets and strides, a rank-reduced subview of it (row 1), and an empty slice
+# (a size-0 dimension) whose offset is the source's extent.
+_SUBVIEW_NESTED = """
+builtin.module {
+  func.func @f(%x : memref<4x8xf64>, %out0 : memref<3x3xf64>, %out1 : memref<3xf64>,
+               %out2 : memref<0x3xf64>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c3 = arith.constant 3 : index
+    %two = arith.constant 2.0 : f64
+    %s = memref.subview %x[1, 2] [3, 3] [1, 2]
+        : memref<4x8xf64> to memref<3x3xf64, strided<[8, 2], offset: 10>>
+    %row = memref.subview %s[1, 0] [1, 3] [1, 1]
+        : memref<3x3xf64, strided<[8, 2], offset: 10>> to memref<3xf64, strided<[2], offset: 18>>
+    %none = memref.subview %x[4, 2] [0, 3] [1, 2]
+        : memref<4x8xf64> to memref<0x3xf64, strided<[8, 2], offset: 34>>
+    scf.for %i = %c0 to %c3 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %v = memref.load %s[%i, %j] : memref<3x3xf64, strided<[8, 2], offset: 10>>
+        memref.store %v, %out0[%i, %j] : memref<3x3xf64>
+      }
+      %r = memref.load %row[%i] : memref<3xf64, strided<[2], offset: 18>>
+      %d = arith.mulf %r, %two : f64
+      memref.store %d, %out1[%i] : memref<3xf64>
+    }
+    scf.for %i = %c0 to %c0 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %v = memref.load %none[%i, %j] : memref<0x3xf64, strided<[8, 2], offset: 34>>
+        memref.store %v, %out2[%i, %j] : memref<0x3xf64>
+      }
+    }
+    func.return
+  }
+}
+"""
+
+
+def _nested_reference(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    sliced = x[1:4, 2:7:2]
+    return sliced.copy(), sliced[1] * 2, x[4:4, 2:7:2].copy()
+
+
+# A reshape of a subview (one row) keeps its pointer: the collapsed type keeps offset 12.
+SUBVIEW_COLLAPSE = """
+builtin.module {
+  func.func @f(%x : memref<4x6xf32>, %out : memref<6xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c6 = arith.constant 6 : index
+    %row = memref.subview %x[2, 0] [1, 6] [1, 1]
+        : memref<4x6xf32> to memref<1x6xf32, strided<[6, 1], offset: 12>>
+    %flat = memref.collapse_shape %row [[0, 1]]
+        : memref<1x6xf32, strided<[6, 1], offset: 12>> into memref<6xf32, strided<[1], offset: 12>>
+    scf.for %i = %c0 to %c6 step %c1 {
+      %v = memref.load %flat[%i] : memref<6xf32, strided<[1], offset: 12>>
+      memref.store %v, %out[%i] : memref<6xf32>
+    }
+    func.return
+  }
+}
+"""
+
+SUBVIEW_CASES = [
+    LoopCase("subview-pad-interior", _SUBVIEW_PAD, (_normal((2, 3)),), _pad_reference),
+    LoopCase(
+        "subview-of-subview-and-empty",
+        _SUBVIEW_NESTED,
+        (_normal((4, 8), np.float64),),
+        _nested_reference,
+    ),
+    LoopCase("subview-collapse", SUBVIEW_COLLAPSE, (_normal((4, 6)),), lambda x: (x[2].copy(),)),
+]
+
+# A subview of a workspace view (memref.view at byte 32): doubled in place through the subview,
+# which the whole view then shows. The function takes the workspace as its last argument.
+WORKSPACE_SUBVIEW = """
+builtin.module {
+  func.func @f(%x : memref<4x6xf32>, %out : memref<2x3xf32>, %whole : memref<4x6xf32>,
+               %ws : memref<128xi8>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c32 = arith.constant 32 : index
+    %two = arith.constant 2.0 : f32
+    %t = memref.view %ws[%c32][] : memref<128xi8> to memref<4x6xf32>
+    scf.for %i = %c0 to %c4 step %c1 {
+      scf.for %j = %c0 to %c6 step %c1 {
+        %v = memref.load %x[%i, %j] : memref<4x6xf32>
+        memref.store %v, %t[%i, %j] : memref<4x6xf32>
+      }
+    }
+    %s = memref.subview %t[1, 1] [2, 3] [2, 2]
+        : memref<4x6xf32> to memref<2x3xf32, strided<[12, 2], offset: 7>>
+    scf.for %i = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %v = memref.load %s[%i, %j] : memref<2x3xf32, strided<[12, 2], offset: 7>>
+        %d = arith.mulf %v, %two : f32
+        memref.store %d, %s[%i, %j] : memref<2x3xf32, strided<[12, 2], offset: 7>>
+        memref.store %d, %out[%i, %j] : memref<2x3xf32>
+      }
+    }
+    scf.for %i = %c0 to %c4 step %c1 {
+      scf.for %j = %c0 to %c6 step %c1 {
+        %v = memref.load %t[%i, %j] : memref<4x6xf32>
+        memref.store %v, %whole[%i, %j] : memref<4x6xf32>
+      }
+    }
+    func.return
+  }
+}
+"""
+WORKSPACE_BYTES = 128
+
+
+def workspace_subview_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    whole = x.copy()
+    whole[1:4:2, 1:6:2] *= 2
+    return whole[1:4:2, 1:6:2].copy(), whole
+
+
+ALL_CASES = STRUCTURED_CASES + SUBVIEW_CASES + ELEMENTWISE_CASES

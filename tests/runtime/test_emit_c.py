@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 import aidjit
 from aidjit import ops
-from aidjit.errors import UnsupportedError, blamed
+from aidjit.errors import ShapeError, UnsupportedError, blamed
 from aidjit.runtime.emit_c import (
     GLOBAL_STORAGE,
     NO_SLP_GUARD,
@@ -31,9 +31,13 @@ from aidjit.runtime.interpreter.loops import run_loops
 from tests.runtime.loop_cases import (
     ALL_CASES,
     STRUCTURED_CASES,
+    SUBVIEW_CASES,
+    WORKSPACE_BYTES,
+    WORKSPACE_SUBVIEW,
     LoopCase,
     elementwise_mlir,
     parse,
+    workspace_subview_reference,
 )
 
 # The flags of the brief's reference build: vectorise (-O2 does, with gcc >= 12), honour
@@ -44,6 +48,7 @@ C_TYPES = {
     np.dtype(np.float32): "float",
     np.dtype(np.float64): "double",
     np.dtype(np.int64): "int64_t",
+    np.dtype(np.int8): "int8_t",
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -398,3 +403,78 @@ def test_only_functions_that_narrow_turn_slp_vectorisation_off() -> None:
     assert re.search(r"^AIDJIT_NO_SLP void lambda\(", narrowing, re.MULTILINE)
     widening = aidjit.compile(lambda x: ops.astype(x, np.float64), x64.astype(np.float32)).ir("c")
     assert "AIDJIT_NO_SLP" not in widening
+
+
+# --- strided views: memref.subview ------------------------------------------------------------
+
+
+def subview_case(name: str) -> LoopCase:
+    return next(case for case in SUBVIEW_CASES if case.id == name)
+
+
+def test_subview_is_its_sources_pointer_indexed_through_its_layout() -> None:
+    """No pointer per subview: the layout's offset and strides fold into the index."""
+    pad = emit_c(parse(subview_case("subview-pad-interior").mlir))
+    assert "void f(const float *restrict arg0, float *restrict arg1) {" in pad
+    assert "arg1[10 + i2 * 16 + i3 * 2] = v0;" in pad
+    nested = emit_c(parse(subview_case("subview-of-subview-and-empty").mlir))
+    assert "const double v0 = arg0[10 + i0 * 8 + i1 * 2];" in nested
+    assert "const double v1 = arg0[18 + i0 * 2];" in nested
+    assert "const double v3 = arg0[34 + i2 * 8 + i3 * 2];" in nested
+    collapsed = emit_c(parse(subview_case("subview-collapse").mlir))
+    assert "const float v0 = arg0[12 + i0];" in collapsed
+    workspace = emit_c(parse(WORKSPACE_SUBVIEW))
+    assert "float *v0 = (float *)(arg3 + 32);" in workspace
+    # Inside each loop nest the view is a `restrict` copy, its subview the same pointer.
+    assert "float *restrict r1 = v0;" in workspace
+    assert "r1[7 + i2 * 12 + i3 * 2] = v3;" in workspace
+
+
+def test_subview_of_a_workspace_view_writes_through_to_it(tmp_path: Path) -> None:
+    x = np.random.default_rng(5).standard_normal((4, 6)).astype(np.float32)
+    expected = workspace_subview_reference(x)
+    specs = [(want.shape, want.dtype) for want in expected] + [((WORKSPACE_BYTES,), np.int8)]
+    *outputs, _ = run_compiled(parse(WORKSPACE_SUBVIEW), (x,), specs, tmp_path)
+    for got, want in zip(outputs, expected, strict=True):
+        np.testing.assert_array_equal(got, want, strict=True)
+
+
+PAD_MLIR = subview_case("subview-pad-interior").mlir
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error", "message"),
+    [
+        (
+            "%out[1, 2] [2, 3] [2, 2]",
+            "%out[%c1, 2] [2, 3] [2, 2]",
+            UnsupportedError,
+            "'memref.subview' with dynamic offsets, sizes or strides",
+        ),
+        ("offset: 10>>", "offset: ?>>", UnsupportedError, "only static strides and offset"),
+        ("offset: 10>>", "offset: 12>>", ShapeError, "offset 12, but its source"),
+        ("[2, 3] [2, 2]", "[2, 3] [4, 2]", ShapeError, "dimension 0 of a (5, 8) source"),
+    ],
+    ids=["dynamic-offset", "dynamic-layout", "wrong-layout", "out-of-bounds"],
+)
+def test_subview_errors_are_blamed_on_the_subview(
+    old: str, new: str, error: type[Exception], message: str
+) -> None:
+    """The C would silently index the wrong elements: the emitter refuses, naming the op."""
+    module = parse(PAD_MLIR.replace(old, new))
+    with pytest.raises(error, match=re.escape(message)) as caught:
+        emit_c(module)
+    assert blamed(caught.value).name in ("memref.subview", "memref.store")
+
+
+def test_a_strided_buffer_argument_is_rejected() -> None:
+    """An argument is a buffer of its own: the caller passes where its first element is."""
+    text = """
+builtin.module {
+  func.func @f(%out : memref<5x8xf32, strided<[8, 1], offset: 4>>) {
+    func.return
+  }
+}
+"""
+    with pytest.raises(UnsupportedError, match=re.escape("of a buffer (not row-major)")):
+        emit_c(parse(text))

@@ -9,7 +9,7 @@ func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = graph.exp %x : tensor<4xf32>
   func.return %0 : tensor<4xf32>
 }
-// GRAPH: c-target.mlir:9:3: error: the C target needs loop-level IR (func, scf, memref, arith, math), but 'graph.exp' is still at the graph level; run with --stage c, or add the lowering passes: -p canonicalize,cse,dce,convert-graph-to-loops,canonicalize,cse
+// GRAPH: c-target.mlir:9:3: error: the C target needs loop-level IR (func, scf, memref, arith, math), but 'graph.exp' is still at the graph level; run with --stage c, or add the lowering passes: -p canonicalize,cse,dce,convert-graph-to-linalg,{{.*}},bufferize,{{.*}}
 
 // STAGE: void f(const float *restrict arg0, float *restrict arg1)
 

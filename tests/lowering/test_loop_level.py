@@ -1,4 +1,4 @@
-"""convert-graph-to-loops from Python: the loop level is upstream-only and gcc vectorises it."""
+"""The loop level from Python: it is upstream-only, and gcc vectorises its inner loops."""
 
 import re
 import subprocess
