@@ -53,6 +53,8 @@ from xdsl.ir import Attribute, Block, Operation, SSAValue, Use
 from xdsl.traits import ConstantLike
 
 from aidjit.errors import RenderError, UnsupportedError, blame
+from aidjit.lowering.structured import loop_ranges
+from aidjit.transforms.fuse_rows import ROW_GROUP
 
 DRAWABLE_DIALECTS = frozenset({"graph", "linalg", "tensor", "arith", "math"})
 """Dialects whose ops are drawn: the graph level and the structured level on tensors."""
@@ -73,6 +75,7 @@ _STYLES: dict[str, str] = {
 
 _GROUP_STYLE = 'style="rounded,filled", fillcolor="#fff4e0", color="#e0a040"'
 _FUNCTION_STYLE = 'style=rounded, color="#999999"'
+_ROW_GROUP_STYLE = 'style="rounded,dashed", color="#c06000"'
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -307,10 +310,18 @@ class _FunctionDrawer:
             self.source[argument] = id_
             arguments.append(id_)
         self.dot.same_rank(arguments)
-        for index, op in enumerate(block.ops):
+        ops = list(block.ops)
+        row_groups: dict[Attribute, list[int]] = {}
+        for index, op in enumerate(ops):
+            if isinstance(op, GenericOp) and ROW_GROUP in op.attributes:
+                row_groups.setdefault(op.attributes[ROW_GROUP], []).append(index)
+        for index, op in enumerate(ops):
             id_ = f"{self.prefix}op{index}"
             if isinstance(op, func.ReturnOp):
                 self._draw_results(op, id_)
+            elif isinstance(op, GenericOp) and ROW_GROUP in op.attributes:
+                first = row_groups[op.attributes[ROW_GROUP]][0]
+                self._draw_row_member(op, id_, first, folded)
             elif isinstance(op, GenericOp):
                 self._draw_group(op, id_, folded)
             elif not any(result in folded for result in op.results):
@@ -320,6 +331,14 @@ class _FunctionDrawer:
                 for operand in op.operands:
                     self._connect(operand, id_)
                 self.source.update((result, id_) for result in op.results)
+
+    def _draw_row_member(self, op: GenericOp, id_: str, first: int, folded: dict) -> None:
+        """A generic of a row group (linalg-fuse-rows) inside the group's outer cluster: the
+        members run as one loop over the rows, each member's own loops inside it. DOT merges
+        subgraphs of one name, so each member is added where it stands in the block."""
+        label = f"row group: one loop over {loop_ranges(op)[0]} rows"
+        with self.dot.cluster(f"{self.prefix}rows{first}", label, _ROW_GROUP_STYLE):
+            self._draw_group(op, id_, folded)
 
     def _connect(self, value: SSAValue, target: str, *, read: bool = True) -> None:
         """An edge from `value`'s node, weighed by its bytes if its contents are `read`.

@@ -239,21 +239,42 @@ class _ReadTracker:
         return self.named(statement)
 
 
-def _structure(block: Block, name: str, prefix: str, parameters: str) -> FunctionStructure:
+_CALL = re.compile(r"([A-Za-z_]\w*)\((.*)\);?")
+
+
+def _structure(
+    block: Block,
+    name: str,
+    prefix: str,
+    parameters: str,
+    callees: dict[str, FunctionStructure],
+) -> FunctionStructure:
+    """A call of a function defined earlier in the source counts as its loop nests (the
+    emitter turns each loop nest over the workspace into a static function called once)."""
     params = tuple(_parameter(text) for text in _split_parameters(parameters))
     tracker = _ReadTracker(params)
     nests_reading = dict.fromkeys((p.name for p in params), 0)
     nests = 0
+    allocations = sum(len(_ALLOCATION.findall(text)) for text in block.texts())
     for is_nest, item in _segments(block):
         read: set[str] = set()
         for text in _texts(item):  # outside a nest only to see declarations of aliases
             read |= tracker.reads(text)
+            call = _CALL.fullmatch(text) if not is_nest else None
+            callee = callees.get(call.group(1)) if call else None
+            if callee is None or call is None:
+                continue
+            nests += callee.loop_nests
+            allocations += callee.heap_allocations
+            arguments = _split_parameters(call.group(2))
+            for parameter, argument in zip(callee.parameters, arguments, strict=False):
+                for outer in tracker.named(argument):
+                    nests_reading[outer] += callee.nests_reading[parameter.name]
         if not is_nest:
             continue
         nests += 1
         for parameter in read:
             nests_reading[parameter] += 1
-    allocations = sum(len(_ALLOCATION.findall(text)) for text in block.texts())
     exported = "static" not in prefix.split()
     return FunctionStructure(name, exported, params, nests, allocations, nests_reading)
 
@@ -266,7 +287,7 @@ def functions(source: str) -> dict[str, FunctionStructure]:
         if header is None:
             continue
         prefix, name, parameters = header
-        found[name] = _structure(item, name, prefix, parameters)
+        found[name] = _structure(item, name, prefix, parameters, found)
     return found
 
 

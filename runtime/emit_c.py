@@ -403,8 +403,12 @@ class _FunctionEmitter:
     counters: dict[str, int] = field(default_factory=dict)
     depth: int = 0
     yield_targets: list[list[str]] = field(default_factory=list)
+    symbol: str = ""
+    """The C name of the function being emitted (its loop nests are named after it)."""
     workspace_views: set[str] = field(default_factory=set)
     """C names of the pointers into the workspace (see `_emit_view`)."""
+    nests: list[list[str]] = field(default_factory=list)
+    """The static functions its top-level loop nests became (see `_emit_top_level_for`)."""
 
     def fresh(self, prefix: str) -> str:
         number = self.counters.get(prefix, 0)
@@ -542,7 +546,7 @@ def _emit_get_global(emitter: _FunctionEmitter, op: memref.GetGlobalOp) -> None:
 def _emit_view(emitter: _FunctionEmitter, op: memref.ViewOp) -> None:
     """A typed pointer into the workspace at a byte offset. Not `restrict` at function scope:
     buffers whose lifetimes do not overlap share bytes, which C would call aliasing; each loop
-    nest that uses it gets a `restrict` copy instead (see `_emit_top_level_for`)."""
+    nest that uses it gets it as a `restrict` parameter instead (see `_emit_top_level_for`)."""
     if op.sizes:
         raise _unsupported(op, "a view with dynamic sizes")
     element_type = _c_type(_buffer_type(op.result.type, op).get_element_type(), op)
@@ -553,38 +557,63 @@ def _emit_view(emitter: _FunctionEmitter, op: memref.ViewOp) -> None:
 
 
 def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
-    """A loop nest of the function body, in a block where each workspace view it touches is
-    a `restrict` pointer, so gcc vectorises without alias checks.
+    """A loop nest of the function body that touches the workspace becomes a static function
+    called once, whose pointer
+    parameters are `restrict`: gcc honours `restrict` on parameters (also once it inlines the
+    call), while on local copies of workspace views it still versions loops for aliasing and
+    leaves calls to vector math unvectorised (measured on W4 with gcc 12).
 
     Sound because the memory planner never gives two buffers used in one loop nest (one op,
-    or one row group, whose buffers all live across the whole group) the same bytes: within
-    the block, each object is only reached through its own pointer, as C's `restrict` asks.
-    Views at function scope stay plain pointers, since across nests the bytes are shared."""
-    used = {
-        value
-        for nested in op.walk()
-        for value in nested.operands
-        if isinstance(value.type, MemRefType)
-        and emitter.names.get(value) in emitter.workspace_views
-    }
-    if not used:
+    or one row group, whose buffers all live across the whole group) the same bytes, so inside
+    the nest each object is reached through one pointer only, as C's `restrict` asks; views of
+    one buffer (reshapes, subviews) are one parameter. At function scope, workspace views stay
+    plain pointers: across nests the bytes are shared."""
+    inside = {v for nested in op.walk() for v in (*nested.results, *_block_args(nested))}
+    parameters: dict[str, SSAValue] = {}
+    for nested in op.walk():
+        for value in nested.operands:
+            if value in inside or isinstance(value.owner, arith.ConstantOp):
+                continue
+            parameters.setdefault(emitter.names[value], value)
+    if op.results or not emitter.workspace_views.intersection(parameters):
+        # Values carried out of the loop stay in the caller; a nest over arguments only
+        # already has `restrict` pointers.
         _emit_for(emitter, op)
         return
-    saved = {value: emitter.names[value] for value in used}
-    restricted: dict[str, str] = {}
-    emitter.line("{")
-    emitter.depth += 1
-    for value in sorted(used, key=lambda v: saved[v]):
-        name = saved[value]
-        if name not in restricted:
-            restricted[name] = emitter.fresh("r")
+    stored = {
+        emitter.names[nested.memref]
+        for nested in op.walk()
+        if isinstance(nested, memref.StoreOp) and nested.memref not in inside
+    }
+    nest = _FunctionEmitter(emitter.needs, depth=1)
+    # Constants are literals: they need no parameter.
+    nest.names.update(
+        (v, n) for v, n in emitter.names.items() if isinstance(v.owner, arith.ConstantOp)
+    )
+    declarations, arguments = [], []
+    for index, (name, value) in enumerate(parameters.items()):
+        parameter = f"p{index}"
+        if isinstance(value.type, MemRefType):
             element_type = _c_type(value.type.get_element_type(), op)
-            emitter.line(f"{element_type} *restrict {restricted[name]} = {name};")
-        emitter.names[value] = restricted[name]
-    _emit_for(emitter, op)
-    emitter.names.update(saved)
-    emitter.depth -= 1
-    emitter.line("}")
+            qualifier = "" if name in stored else "const "
+            declarations.append(f"{qualifier}{element_type} *restrict {parameter}")
+        else:
+            declarations.append(f"{_c_type(value.type, op)} {parameter}")
+        arguments.append(name)
+        for outer, outer_name in emitter.names.items():
+            if outer_name == name:
+                nest.names[outer] = parameter
+    _emit_for(nest, op)
+    symbol = f"aidjit_{emitter.symbol}_nest{len(emitter.nests)}"
+    head = f"static void {symbol}({', '.join(declarations) or 'void'}) {{"
+    if any(isinstance(nested, arith.TruncFOp) for nested in op.walk()):
+        head = f"AIDJIT_NO_SLP {head}"
+    emitter.nests.append([head, *nest.lines, "}"])
+    emitter.line(f"{symbol}({', '.join(arguments)});")
+
+
+def _block_args(op: Operation) -> list[SSAValue]:
+    return [arg for region in op.regions for block in region.blocks for arg in block.args]
 
 
 def _emit_reshape(
@@ -752,7 +781,7 @@ NO_SLP_GUARD = """\
 
 
 def _emit_function(func_op: func.FuncOp, needs: _ModuleNeeds) -> list[str]:
-    emitter = _FunctionEmitter(needs)
+    emitter = _FunctionEmitter(needs, symbol=c_identifier(func_op.sym_name.data))
     block = _single_block(func_op.body, func_op)
     for index, arg in enumerate(block.args):
         emitter.names[arg] = f"arg{index}"
@@ -761,7 +790,8 @@ def _emit_function(func_op: func.FuncOp, needs: _ModuleNeeds) -> list[str]:
     if any(isinstance(op, arith.TruncFOp) for op in func_op.walk()):
         needs.narrows = True
         head = f"AIDJIT_NO_SLP {head}"
-    return [head, *emitter.lines, "}"]
+    nests = [line for nest in emitter.nests for line in (*nest, "")]
+    return [*nests, head, *emitter.lines, "}"]
 
 
 # Globals are neither `static` nor `const`, and hidden: gcc 12.2 (Debian 12.2.0-14) with

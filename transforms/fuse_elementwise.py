@@ -8,9 +8,10 @@ elementwise ops becomes one generic, so one loop nest and no temporary.
 
 What fuses is decided by a cost rule, so fusion never makes the program do more work than the
 memory traffic it saves:
-- a producer computed once per element it makes (the consumer reads it through an injective
-  map) fuses when the consumer is its only user, or when it is cheap (no transcendental: exp,
-  log, tanh, pow, ...) and every one of its users can absorb it, so it disappears;
+- a producer computed once per element it makes (the consumer reads it once, through an
+  injective map) fuses when the consumer is its only user, or when it is cheap (no
+  transcendental: exp, log, tanh, pow, ...), small (`MAX_DUPLICATED_OPS`) and every one of its
+  users can absorb it, so it disappears;
 - a producer that is only data movement or a constant (its body computes nothing) fuses into
   every consumer, whatever the map (a broadcast, a transpose, a strided slice);
 - everything else stays: an expensive producer with several users (softmax's `exp(x - max)`,
@@ -156,12 +157,26 @@ def should_fuse(producer: linalg.GenericOp, consumer: linalg.GenericOp, map_: Af
     if not is_injective(map_):
         return False
     result = producer.res[0]
+    if sum(value is result for value in consumer.inputs) > 1:
+        return False  # read through two maps (x.T * x): fusing would compute it twice
     users = {use.operation for use in result.uses}
     if users == {consumer}:
         return True
-    if is_expensive(producer):
+    if is_expensive(producer) or _body_size(producer) > MAX_DUPLICATED_OPS:
         return False
     return all(_takes_as_input(user, result) for user in users)
+
+
+MAX_DUPLICATED_OPS = 4
+"""A cheap producer is copied into several users only while it is this small: each copy is
+recomputed per element, and a chain (`x = x.T * x + 1`, repeated) would otherwise double its
+body at every step."""
+
+
+def _body_size(generic: linalg.GenericOp) -> int:
+    return sum(
+        not isinstance(op, arith.ConstantOp | linalg.YieldOp) for op in generic.body.block.ops
+    )
 
 
 def _bounds_still_known(maps: Sequence[AffineMap]) -> bool:

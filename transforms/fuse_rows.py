@@ -25,6 +25,7 @@ The mark is a discardable attribute, `aidjit.row_group = <n>`, so the IR stays u
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -82,15 +83,27 @@ class Group:
 
 
 def is_contraction(op: Operation) -> bool:
-    """A generic that reduces while reading an input whole for every row (a matmul's right
-    operand). A group holds at most one: with two, every row would stream both right operands
-    through the cache, where one after the other each stays in cache across all rows."""
+    """A generic that reads, for every row, an input of `SHARED_INPUT_BYTES` or more that
+    does not depend on the row (a matmul's right operand). A group holds at most one: with two,
+    every row would stream both right operands through the cache, where one after the other
+    each stays in cache across all rows. A bias or a per-column scale is far smaller."""
     if not isinstance(op, linalg.GenericOp):
         return False
-    if all(it == PARALLEL for it in op.iterator_types.data):
-        return False
     maps = generic_maps(op)[: len(op.inputs)]
-    return any(m.results and 0 not in m.used_dims() for m in maps)
+    shared = sum(
+        _bytes(value.type)
+        for value, map_ in zip(op.inputs, maps, strict=True)
+        if isinstance(value.type, TensorType) and 0 not in map_.used_dims()
+    )
+    return shared >= SHARED_INPUT_BYTES
+
+
+SHARED_INPUT_BYTES = 32 * 1024
+"""Half of a typical 48-64 KiB L1 data cache."""
+
+
+def _bytes(type_: TensorType) -> int:
+    return math.prod(type_.get_shape()) * type_.get_element_type().bitwidth // 8
 
 
 def _reads_rows(op: Operation, group: Group) -> bool:

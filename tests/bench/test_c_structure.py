@@ -202,3 +202,32 @@ def test_real_emitted_c() -> None:
     assert all(count >= 1 for count in found.input_passes)
     assert found.loop_nests >= 1
     assert {"arg2", "arg3"} <= set(found.nests_reading) - set(read_only)
+
+
+NESTS_AS_FUNCTIONS = """\
+static void aidjit_k_nest0(const float *restrict p0, float *restrict p1) {
+    for (int64_t i0 = 0; i0 < 8; i0++) {
+        p1[i0] = p0[i0] * 2.0f;
+    }
+}
+
+static void aidjit_k_nest1(const float *restrict p0, const float *restrict p1, float *restrict p2) {
+    for (int64_t i0 = 0; i0 < 8; i0++) {
+        p2[i0] = p0[i0] + p1[i0];
+    }
+}
+
+void k(const float *restrict arg0, float *restrict arg1, int8_t *restrict arg2) {
+    float *v0 = (float *)(arg2 + 0);
+    aidjit_k_nest0(arg0, v0);
+    aidjit_k_nest1(v0, arg0, arg1);
+}
+"""
+
+
+def test_loop_nests_emitted_as_static_functions_count_at_their_call() -> None:
+    # The emitter turns each loop nest over the workspace into a static function called once.
+    found = structure(NESTS_AS_FUNCTIONS, "k")
+    assert found.loop_nests == 2 and found.heap_allocations == 0
+    assert found.nests_reading["arg0"] == 2  # read by both nests, once through each parameter
+    assert found.input_passes == [2]

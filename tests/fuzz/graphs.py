@@ -32,12 +32,14 @@ import numpy as np
 
 from aidjit import ops
 from aidjit.autodiff.primitives import all_primitives
-from aidjit.pipeline import GRAPH_PIPELINE
+from aidjit.pipeline import GRAPH_PIPELINE, pipeline_to_stage
 
 BACKENDS: dict[str, dict[str, str]] = {
     # Every level a program can run at, named after the stop point it runs from.
     "graph": {"backend": "interpreter", "pipeline": ""},
     "optimized": {"backend": "interpreter", "pipeline": GRAPH_PIPELINE},
+    "fused": {"backend": "interpreter", "pipeline": pipeline_to_stage("fused")},
+    "bufferized": {"backend": "interpreter", "pipeline": pipeline_to_stage("bufferized")},
     "loops": {"backend": "interpreter"},
     "c": {},
 }

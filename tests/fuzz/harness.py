@@ -4,7 +4,8 @@ For a program (see graphs.py) the harness builds `checked(*args)`, which returns
 and, when the program has a loss, `value_and_grad(loss)` over every float argument. It runs:
 
 - eagerly, in the program's dtype and in its float32 and float64 twins (the oracle);
-- compiled at every level of `BACKENDS` (graph interpreter, after the graph passes, loop
+- compiled at every level of `BACKENDS` (graph interpreter, after the graph passes, the
+  structured level after fusion on tensors and after bufferization on memrefs, loop
   interpreter, C), forward and gradients in one function, each compared with eager execution;
 - the float64 eager gradients against central finite differences along random directions.
 

@@ -425,9 +425,11 @@ def test_subview_is_its_sources_pointer_indexed_through_its_layout() -> None:
     assert "const float v0 = arg0[12 + i0];" in collapsed
     workspace = emit_c(parse(WORKSPACE_SUBVIEW))
     assert "float *v0 = (float *)(arg3 + 32);" in workspace
-    # Inside each loop nest the view is a `restrict` copy, its subview the same pointer.
-    assert "float *restrict r1 = v0;" in workspace
-    assert "r1[7 + i2 * 12 + i3 * 2] = v3;" in workspace
+    # Each loop nest over the workspace is a static function taking the view as a `restrict`
+    # parameter; the subview is the same pointer, indexed through its layout.
+    assert "static void aidjit_f_nest1(float *restrict p0, float *restrict p1) {" in workspace
+    assert "p0[7 + i0 * 12 + i1 * 2] = v1;" in workspace
+    assert "    aidjit_f_nest1(v0, arg1);" in workspace
 
 
 def test_subview_of_a_workspace_view_writes_through_to_it(tmp_path: Path) -> None:
