@@ -7,62 +7,33 @@ until it runs.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from xdsl.passes import ModulePass
 from xdsl.transforms import get_all_passes as get_xdsl_passes
 
-
-def _convert_graph_to_linalg() -> type[ModulePass]:
-    from aidjit.lowering.convert_graph_to_linalg import ConvertGraphToLinalgPass
-
-    return ConvertGraphToLinalgPass
-
-
-def _linalg_fuse_elementwise() -> type[ModulePass]:
-    from aidjit.transforms.fuse_elementwise import LinalgFuseElementwisePass
-
-    return LinalgFuseElementwisePass
-
-
-def _linalg_fuse_siblings() -> type[ModulePass]:
-    from aidjit.transforms.fuse_siblings import LinalgFuseSiblingsPass
-
-    return LinalgFuseSiblingsPass
+_AIDJIT_PASS_CLASSES: dict[str, tuple[str, str]] = {
+    "convert-graph-to-linalg": ("lowering.convert_graph_to_linalg", "ConvertGraphToLinalgPass"),
+    "linalg-fuse-elementwise": ("transforms.fuse_elementwise", "LinalgFuseElementwisePass"),
+    "linalg-fuse-siblings": ("transforms.fuse_siblings", "LinalgFuseSiblingsPass"),
+    "linalg-split-reduction": ("transforms.split_reduction", "LinalgSplitReductionPass"),
+    "linalg-fuse-rows": ("transforms.fuse_rows", "LinalgFuseRowsPass"),
+    "bufferize": ("transforms.bufferize", "BufferizePass"),
+    "convert-linalg-to-fused-loops": (
+        "lowering.convert_linalg_to_loops",
+        "ConvertLinalgToFusedLoopsPass",
+    ),
+}
+"""Pass name -> (module under `aidjit.`, class name)."""
 
 
-def _linalg_split_reduction() -> type[ModulePass]:
-    from aidjit.transforms.split_reduction import LinalgSplitReductionPass
-
-    return LinalgSplitReductionPass
-
-
-def _linalg_fuse_rows() -> type[ModulePass]:
-    from aidjit.transforms.fuse_rows import LinalgFuseRowsPass
-
-    return LinalgFuseRowsPass
-
-
-def _convert_linalg_to_fused_loops() -> type[ModulePass]:
-    from aidjit.lowering.convert_linalg_to_loops import ConvertLinalgToFusedLoopsPass
-
-    return ConvertLinalgToFusedLoopsPass
-
-
-def _bufferize() -> type[ModulePass]:
-    from aidjit.transforms.bufferize import BufferizePass
-
-    return BufferizePass
+def _lazy(module: str, name: str) -> Callable[[], type[ModulePass]]:
+    return lambda: getattr(importlib.import_module(f"aidjit.{module}"), name)
 
 
 AIDJIT_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "convert-graph-to-linalg": _convert_graph_to_linalg,
-    "linalg-fuse-elementwise": _linalg_fuse_elementwise,
-    "linalg-fuse-siblings": _linalg_fuse_siblings,
-    "linalg-split-reduction": _linalg_split_reduction,
-    "linalg-fuse-rows": _linalg_fuse_rows,
-    "bufferize": _bufferize,
-    "convert-linalg-to-fused-loops": _convert_linalg_to_fused_loops,
+    pass_name: _lazy(*where) for pass_name, where in _AIDJIT_PASS_CLASSES.items()
 }
 
 
