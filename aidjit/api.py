@@ -171,7 +171,8 @@ class CompiledFunction:
         self._outputs = [
             ArgSpec(f"out{i}", out.shape, out.dtype) for i, out in enumerate(self._trace.outputs)
         ]
-        self._stages = self._optimize(module)
+        self._stages: dict[str, str] = {}  # printed stages, filled on request by `ir`
+        self._optimize(module)
         self._module = module
         self._call = self._make_backend()
         self.stats.total_ms = (time.perf_counter() - start) * 1e3
@@ -179,7 +180,7 @@ class CompiledFunction:
             1, f"compiled {self.__name__} in {self.stats.total_ms:.1f} ms ({self.stats.cache})"
         )
 
-    def _optimize(self, module: ModuleOp) -> dict[str, str]:
+    def _optimize(self, module: ModuleOp) -> None:
         run = run_pipeline(make_context(), module, self.pipeline)
         self.stats.passes_ms = {}
         for index, (name, ms) in enumerate(run.pass_ms):
@@ -190,7 +191,6 @@ class CompiledFunction:
         self.stats.ops_after = run.ops_at.get("optimized", 0)
         self.stats.ops_lowered = run.ops_at.get("loops", 0)
         self.stats.record_structure(run, module)
-        return {}
 
     def _make_backend(self) -> Callable[..., tuple[np.ndarray, ...]]:
         if self.options.backend == "interpreter":

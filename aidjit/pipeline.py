@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -118,27 +117,22 @@ def level_of(module: ModuleOp) -> str:
 
 @dataclass
 class PipelineRun:
-    """What running a pipeline left behind: snapshots of the stop points it passed, timings.
-
-    The module itself holds the last stage (`final_stage`): it is printed only when asked for.
-    """
+    """What running a pipeline left behind: the stop points it passed (in order, with op
+    counts), timings. No IR text: the module holds the last stage, and `CompiledFunction.ir`
+    prints a stage only when asked for."""
 
     final_stage: str = "graph"
-    stages: dict[str, str] = field(default_factory=dict)
     pass_ms: list[tuple[str, float]] = field(default_factory=list)
     verify_ms: float = 0.0
     """Verification at the end of each stage (with AIDJIT_VERIFY_EACH_PASS, inside pass_ms)."""
     ops_at: dict[str, int] = field(default_factory=dict)
     generics_at: dict[str, int] = field(default_factory=dict)
-    keep: Sequence[str] = ()
 
     def snapshot(self, stage: str, module: ModuleOp) -> None:
         self.final_stage = stage
         ops = [op for op in module.walk() if op is not module]
         self.ops_at[stage] = len(ops)
         self.generics_at[stage] = sum(isinstance(op, linalg.GenericOp) for op in ops)
-        if stage in self.keep:
-            self.stages[stage] = str(module)
 
 
 def parse_pipeline(spec: str) -> list[ModulePass]:
@@ -165,11 +159,9 @@ def _verify(module: ModuleOp, after: str) -> None:
         raise PipelineError(f"{after} produced invalid IR: {error}") from None
 
 
-def run_pipeline(
-    ctx: Context, module: ModuleOp, spec: str, keep: Sequence[str] = ()
-) -> PipelineRun:
-    """Run `spec` on `module` in place; print the stages named in `keep` as they are passed."""
-    run = PipelineRun(keep=keep)
+def run_pipeline(ctx: Context, module: ModuleOp, spec: str) -> PipelineRun:
+    """Run `spec` on `module` in place, verifying at the end of each stage it passes."""
+    run = PipelineRun()
     run.snapshot("graph", module)
     each = verify_each_pass()
     for stage, passes in stage_segments(spec):

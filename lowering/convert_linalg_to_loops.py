@@ -45,7 +45,7 @@ from xdsl.rewriter import InsertPoint
 
 from aidjit.errors import UnsupportedError, blame
 from aidjit.lowering.structured import generic_maps, loop_ranges
-from aidjit.transforms.fuse_rows import ROW_GROUP
+from aidjit.transforms.fuse_rows import ROW_GROUP, row_extent
 
 _BINARY = {
     AffineBinaryOpKind.Add: arith.AddiOp,
@@ -197,7 +197,14 @@ class FunctionLoops:
             if members and _position(other) < _position(members[-1]):
                 other.detach()
                 self.block.insert_op_before(other, first)
-        extent = _row_extent(first)
+        extent = row_extent(first)
+        for member in members:
+            if extent is None or row_extent(member) != extent:
+                message = (
+                    f"convert-linalg-to-fused-loops: {member.name} is marked {ROW_GROUP} but "
+                    f"does not compute row i at iteration i of a first loop of {extent} rows"
+                )
+                raise blame(UnsupportedError(message), member)
         loop = scf.ForOp(
             self.index(0), self.index(extent), self.index(1), [], Block(arg_types=[IndexType()])
         )
@@ -215,12 +222,6 @@ def _position(op: Operation) -> int:
     block = op.parent_block()
     assert block is not None
     return block.get_operation_index(op)
-
-
-def _row_extent(op: Operation) -> int:
-    if isinstance(op, linalg.FillOp):
-        return op.outputs[0].type.get_shape()[0]
-    return loop_ranges(op)[0]
 
 
 @dataclass(frozen=True)

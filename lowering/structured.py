@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import (
     AffineMapAttr,
     ArrayAttr,
     DenseArrayBase,
+    FixedBitwidthType,
     FloatAttr,
     IndexType,
     IntegerAttr,
@@ -26,7 +27,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.linalg.attrs import IteratorTypeAttr
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 
 PARALLEL = IteratorTypeAttr.parallel()
@@ -52,6 +53,17 @@ def broadcast_map(shape: Sequence[int], out_shape: Sequence[int]) -> AffineMap:
         for k, size in enumerate(shape)
     ]
     return AffineMap(len(out_shape), 0, tuple(results))
+
+
+def element_bytes(element: Attribute) -> int:
+    """Bytes per element: an i1 takes a byte, as a numpy bool does."""
+    assert isinstance(element, FixedBitwidthType), f"no fixed width: {element}"
+    return -(-element.bitwidth // 8)
+
+
+def shaped_bytes(type_: Attribute) -> int:
+    """Bytes of a statically shaped tensor or memref."""
+    return math.prod(type_.get_shape()) * element_bytes(type_.get_element_type())
 
 
 def scalar_attr(value: int | float, type_: Attribute) -> IntegerAttr[Any] | FloatAttr[Any]:
@@ -130,11 +142,6 @@ def loop_ranges(op: linalg.GenericOp) -> list[int]:
     return [int(r) for r in ranges if r is not None]
 
 
-def producer(value: SSAValue) -> Operation | None:
-    owner = value.owner
-    return owner if isinstance(owner, Operation) else None
-
-
 def reassociation(groups: Sequence[Sequence[int]]) -> ArrayAttr[Any]:
     return ArrayAttr([ArrayAttr([IntegerAttr(n, i64) for n in group]) for group in groups])
 
@@ -181,6 +188,5 @@ def _reshape_op(
         properties["static_output_shape"] = DenseArrayBase.from_list(i64, list(expanded))
     else:
         op_class = tensor.CollapseShapeOp if is_tensor else memref.CollapseShapeOp
-    return op_class.create(operands=[source], result_types=[type_], properties=properties).results[
-        0
-    ]
+    made = op_class.create(operands=[source], result_types=[type_], properties=properties)
+    return made.results[0]

@@ -586,30 +586,27 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
         if isinstance(nested, memref.StoreOp) and nested.memref not in inside
     }
     nest = _FunctionEmitter(emitter.needs, depth=1)
-    # Constants are literals: they need no parameter.
-    nest.names.update(
-        (v, n) for v, n in emitter.names.items() if isinstance(v.owner, arith.ConstantOp)
-    )
-    declarations, arguments = [], []
+    declarations, renamed = [], {}
     for index, (name, value) in enumerate(parameters.items()):
-        parameter = f"p{index}"
+        renamed[name] = parameter = f"p{index}"
         if isinstance(value.type, MemRefType):
             element_type = _c_type(value.type.get_element_type(), op)
             qualifier = "" if name in stored else "const "
             declarations.append(f"{qualifier}{element_type} *restrict {parameter}")
         else:
             declarations.append(f"{_c_type(value.type, op)} {parameter}")
-        arguments.append(name)
-        for outer, outer_name in emitter.names.items():
-            if outer_name == name:
-                nest.names[outer] = parameter
+    for value, name in emitter.names.items():
+        if isinstance(value.owner, arith.ConstantOp):
+            nest.names[value] = name  # a literal: no parameter
+        elif name in renamed:
+            nest.names[value] = renamed[name]  # every view of one buffer is one parameter
     _emit_for(nest, op)
     symbol = f"aidjit_{emitter.symbol}_nest{len(emitter.nests)}"
     head = f"static void {symbol}({', '.join(declarations) or 'void'}) {{"
     if any(isinstance(nested, arith.TruncFOp) for nested in op.walk()):
         head = f"AIDJIT_NO_SLP {head}"
     emitter.nests.append([head, *nest.lines, "}"])
-    emitter.line(f"{symbol}({', '.join(arguments)});")
+    emitter.line(f"{symbol}({', '.join(parameters)});")
 
 
 def _block_args(op: Operation) -> list[SSAValue]:

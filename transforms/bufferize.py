@@ -24,13 +24,12 @@ Reshapes of contiguous buffers are views (`memref.collapse_shape` / `expand_shap
 strided views (`memref.subview`), non-splat constants are private globals, splat constants are
 fills. A returned argument, constant, view or duplicate is copied into its output buffer.
 
-The function records `aidjit.workspace_bytes` and `aidjit.bytes_without_reuse` (what one
-buffer per value would need) as attributes, for `compiled.stats`.
+The function records `aidjit.bytes_without_reuse` (what one buffer per value would need) as an
+attribute, for `compiled.stats`; the workspace's size is its argument's type.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -64,6 +63,7 @@ from aidjit.lowering.structured import (
     identity_map,
     reshape,
     scalar_constant,
+    shaped_bytes,
 )
 from aidjit.transforms.fuse_rows import ROW_GROUP
 from aidjit.transforms.memory_plan import Lifetime, aligned, plan_memory
@@ -75,12 +75,6 @@ VIEWS = (*RESHAPES, tensor.ExtractSliceOp)
 
 def memref_of(type_: TensorType) -> MemRefType:
     return MemRefType(type_.get_element_type(), type_.get_shape())
-
-
-def _bytes(type_: MemRefType) -> int:
-    element = type_.get_element_type()
-    width = element.bitwidth if hasattr(element, "bitwidth") else element.width.data
-    return math.prod(type_.get_shape()) * max(width // 8, 1)
 
 
 # ----- storage: where values live -----------------------------------------------------------------
@@ -224,7 +218,7 @@ class Analysis:
                 self.strided.add(result)
         elif isinstance(op, arith.ConstantOp) and isinstance(op.result.type, TensorType):
             # A splat is a fill, and a constant without elements needs no bytes at all.
-            splat = splat_value(op.value) is not None or not _bytes(memref_of(op.result.type))
+            splat = splat_value(op.value) is not None or not shaped_bytes(op.result.type)
             storage = self._new(op.result.type, "workspace" if splat else "global", position)
             self._bind(op.result, storage)
         elif isinstance(op, linalg.FillOp):
@@ -284,13 +278,13 @@ class Analysis:
     def plan(self) -> tuple[dict[Storage, int], int, int]:
         planned = [s for s in self.storages if s.kind == "workspace"]
         lifetimes = [
-            Lifetime(_bytes(s.type), s.first, s.last, str(s.type.get_element_type()))
+            Lifetime(shaped_bytes(s.type), s.first, s.last, str(s.type.get_element_type()))
             for s in planned
         ]
         plan = plan_memory(lifetimes, reuse=self.reuse)
         # Without reuse every value has its own bytes, values made in place included.
         without_reuse = sum(
-            aligned(_bytes(memref_of(value.type)))
+            aligned(shaped_bytes(value.type))
             for value, storage in self.storage_of.items()
             if storage.kind == "workspace" and not isinstance(value.owner, VIEWS)
         )
@@ -479,7 +473,6 @@ class FunctionBufferization:
         bufferized = func.FuncOp(
             self.function.sym_name.data, ([a.type for a in block.args], []), Region(block)
         )
-        bufferized.attributes["aidjit.workspace_bytes"] = IntegerAttr(size, i64)
         bufferized.attributes["aidjit.bytes_without_reuse"] = IntegerAttr(without_reuse, i64)
         return bufferized
 

@@ -25,7 +25,6 @@ The mark is a discardable attribute, `aidjit.row_group = <n>`, so the IR stays u
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from xdsl.context import Context
@@ -35,7 +34,7 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from aidjit.lowering.structured import PARALLEL, dim, generic_maps, loop_ranges
+from aidjit.lowering.structured import PARALLEL, dim, generic_maps, loop_ranges, shaped_bytes
 
 ROW_GROUP = "aidjit.row_group"
 
@@ -91,7 +90,7 @@ def is_contraction(op: Operation) -> bool:
         return False
     maps = generic_maps(op)[: len(op.inputs)]
     shared = sum(
-        _bytes(value.type)
+        shaped_bytes(value.type)
         for value, map_ in zip(op.inputs, maps, strict=True)
         if isinstance(value.type, TensorType) and 0 not in map_.used_dims()
     )
@@ -100,10 +99,6 @@ def is_contraction(op: Operation) -> bool:
 
 SHARED_INPUT_BYTES = 32 * 1024
 """Half of a typical 48-64 KiB L1 data cache."""
-
-
-def _bytes(type_: TensorType) -> int:
-    return math.prod(type_.get_shape()) * type_.get_element_type().bitwidth // 8
 
 
 def _reads_rows(op: Operation, group: Group) -> bool:

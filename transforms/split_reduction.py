@@ -45,6 +45,7 @@ from aidjit.lowering.structured import (
     REDUCTION,
     build_generic,
     dim,
+    element_bytes,
     empty_tensor,
     generic_maps,
     is_pure_dim,
@@ -81,8 +82,7 @@ def _combiner(generic: linalg.GenericOp, output: int) -> type[Operation] | None:
 
 def _lanes(generic: linalg.GenericOp, requested: int, length: int) -> int | None:
     element = generic.outputs[0].type.get_element_type()
-    width = getattr(element, "bitwidth", 32) // 8
-    lanes = requested or VECTOR_BYTES // width
+    lanes = requested or VECTOR_BYTES // element_bytes(element)
     if lanes < 2 or length % lanes or length // lanes < 2:
         return None
     return lanes

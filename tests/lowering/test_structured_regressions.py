@@ -321,3 +321,32 @@ def test_chains_that_reread_a_value_do_not_grow_the_fused_body() -> None:
         lambda v: (lambda e: ops.transpose(e) * e)(ops.exp(v)), x, backend="interpreter"
     )
     assert exp_twice.ir("fused").count("math.exp") == 1
+
+
+def test_a_row_group_mark_on_an_op_that_is_not_row_by_row_is_an_error() -> None:
+    """Hand-written IR may mark anything: the lowering checks the mark, naming the op."""
+    from xdsl.parser import Parser
+
+    from aidjit.context import make_context
+    from aidjit.errors import UnsupportedError
+    from aidjit.lowering.convert_linalg_to_loops import ConvertLinalgToFusedLoopsPass
+
+    text = """
+func.func @f(%x: memref<4x3xf32>, %out: memref<3xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill {aidjit.row_group = 0 : i64} ins(%zero : f32) outs(%out : memref<3xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>,
+                                    affine_map<(d0, d1) -> (d1)>],
+                  iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<4x3xf32>) outs(%out : memref<3xf32>) attrs = {aidjit.row_group = 0 : i64} {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  func.return
+}
+"""
+    ctx = make_context()
+    module = Parser(ctx, text).parse_module()
+    with pytest.raises(UnsupportedError, match="linalg.generic is marked aidjit.row_group"):
+        ConvertLinalgToFusedLoopsPass().apply(ctx, module)

@@ -10,7 +10,7 @@
 // computes the returned value straight into %out0 (no copy).
 // CHECK-LABEL: func.func @chain
 // CHECK-SAME: (%[[X:.*]]: memref<64xf32>, %[[OUT:.*]]: memref<64xf32>, %[[WS:.*]]: memref<256xi8>)
-// CHECK-SAME: aidjit.workspace_bytes = 256 : i64
+// CHECK-SAME: attributes {aidjit.bytes_without_reuse = 512 : i64}
 // CHECK-NEXT: %[[C0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[T:.*]] = memref.view %[[WS]][%[[C0]]][] : memref<256xi8> to memref<64xf32>
 // CHECK-NOT: memref.view
@@ -25,7 +25,7 @@
 
 // Without reuse nothing is overwritten in place: the negation gets bytes of its own.
 // NOREUSE-LABEL: func.func @chain
-// NOREUSE-SAME: %{{.*}}: memref<512xi8>) attributes {aidjit.workspace_bytes = 512 : i64, aidjit.bytes_without_reuse = 512 : i64}
+// NOREUSE-SAME: %{{.*}}: memref<512xi8>) attributes {aidjit.bytes_without_reuse = 512 : i64}
 // NOREUSE: %[[T0:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<512xi8> to memref<64xf32>
 // NOREUSE: %[[T1:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<512xi8> to memref<64xf32>
 // NOREUSE: linalg.generic {{.*}} ins(%[[T0]] : memref<64xf32>) outs(%[[T1]] : memref<64xf32>)
@@ -43,7 +43,7 @@ func.func @chain(%x: tensor<64xf32>) -> tensor<64xf32> {
 // takes its bytes (offset 0 twice); the workspace is 512 bytes where 768 were needed without
 // reuse. With reuse=false each has its own offset.
 // CHECK-LABEL: func.func @reuse
-// CHECK-SAME: (%[[X:.*]]: memref<8x8xf32>, %[[OUT:.*]]: memref<8x8xf32>, %[[WS:.*]]: memref<512xi8>) attributes {aidjit.workspace_bytes = 512 : i64, aidjit.bytes_without_reuse = 768 : i64}
+// CHECK-SAME: (%[[X:.*]]: memref<8x8xf32>, %[[OUT:.*]]: memref<8x8xf32>, %[[WS:.*]]: memref<512xi8>) attributes {aidjit.bytes_without_reuse = 768 : i64}
 // CHECK-NEXT: %[[O0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[A:.*]] = memref.view %[[WS]][%[[O0]]][] : memref<512xi8> to memref<8x8xf32>
 // CHECK-NEXT: %[[O1:.*]] = arith.constant 256 : index
@@ -56,7 +56,7 @@ func.func @chain(%x: tensor<64xf32>) -> tensor<64xf32> {
 // CHECK: linalg.generic {{.*}} ins(%[[C]] : memref<8x8xf32>) outs(%[[OUT]] : memref<8x8xf32>)
 
 // NOREUSE-LABEL: func.func @reuse
-// NOREUSE-SAME: (%{{.*}}: memref<8x8xf32>, %{{.*}}: memref<8x8xf32>, %[[WS:.*]]: memref<768xi8>) attributes {aidjit.workspace_bytes = 768 : i64, aidjit.bytes_without_reuse = 768 : i64}
+// NOREUSE-SAME: (%{{.*}}: memref<8x8xf32>, %{{.*}}: memref<8x8xf32>, %[[WS:.*]]: memref<768xi8>) attributes {aidjit.bytes_without_reuse = 768 : i64}
 // NOREUSE-NEXT: arith.constant 0 : index
 // NOREUSE-NEXT: memref.view %[[WS]]
 // NOREUSE-NEXT: arith.constant 256 : index
@@ -76,7 +76,7 @@ func.func @reuse(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {
 // A returned argument is copied into its output buffer (a generic that only yields); a
 // function without temporaries has no workspace argument.
 // CHECK-LABEL: func.func @returned_argument
-// CHECK-SAME: (%[[X:.*]]: memref<4xf32>, %[[OUT0:.*]]: memref<4xf32>, %[[OUT1:.*]]: memref<4xf32>) attributes {aidjit.workspace_bytes = 0 : i64, aidjit.bytes_without_reuse = 0 : i64}
+// CHECK-SAME: (%[[X:.*]]: memref<4xf32>, %[[OUT0:.*]]: memref<4xf32>, %[[OUT1:.*]]: memref<4xf32>) attributes {aidjit.bytes_without_reuse = 0 : i64}
 // CHECK-NEXT: linalg.generic {{.*}} ins(%[[X]] : memref<4xf32>) outs(%[[OUT0]] : memref<4xf32>)
 // CHECK: math.exp
 // CHECK: linalg.generic {{.*}} ins(%[[X]] : memref<4xf32>) outs(%[[OUT1]] : memref<4xf32>) {
@@ -119,7 +119,7 @@ func.func @reshapes(%x: tensor<2x6xf32>) -> tensor<3x4xf32> {
 // A slice is a strided memref.subview (negative strides included); pad fills its output
 // buffer and copies the padded value into a strided subview of it.
 // CHECK-LABEL: func.func @slice_and_pad
-// CHECK-SAME: (%[[X:.*]]: memref<4x6xf32>, %[[OUT0:.*]]: memref<2x3xf32>, %[[OUT1:.*]]: memref<5x8xf32>) attributes {aidjit.workspace_bytes = 0 : i64
+// CHECK-SAME: (%[[X:.*]]: memref<4x6xf32>, %[[OUT0:.*]]: memref<2x3xf32>, %[[OUT1:.*]]: memref<5x8xf32>) attributes {aidjit.bytes_without_reuse = 0 : i64}
 // CHECK-NEXT: %[[S:.*]] = memref.subview %[[X]][3, 1] [2, 3] [-2, 2] : memref<4x6xf32> to memref<2x3xf32, strided<[-12, 2], offset: 19>>
 // CHECK-NEXT: linalg.generic {{.*}} ins(%[[S]] : memref<2x3xf32, strided<[-12, 2], offset: 19>>) outs(%[[OUT0]] : memref<2x3xf32>)
 // CHECK: math.exp
@@ -142,7 +142,7 @@ func.func @slice_and_pad(%x: tensor<4x6xf32>) -> (tensor<2x3xf32>, tensor<5x8xf3
 // xDSL prints memref.global in the generic form, which upstream mlir-opt parses too.
 // CHECK: "memref.global"() <{sym_name = "constants_cst0", type = memref<3xf32>, initial_value = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00]> : tensor<3xf32>, sym_visibility = "private", constant, alignment = 64 : i64}> : () -> ()
 // CHECK-LABEL: func.func @constants
-// CHECK-SAME: (%[[X:.*]]: memref<3xf32>, %[[OUT:.*]]: memref<3xf32>, %[[WS:.*]]: memref<128xi8>) attributes {aidjit.workspace_bytes = 128 : i64, aidjit.bytes_without_reuse = 128 : i64}
+// CHECK-SAME: (%[[X:.*]]: memref<3xf32>, %[[OUT:.*]]: memref<3xf32>, %[[WS:.*]]: memref<128xi8>) attributes {aidjit.bytes_without_reuse = 128 : i64}
 // CHECK-NEXT: %[[G:.*]] = memref.get_global @constants_cst0 : memref<3xf32>
 // CHECK-NEXT: %[[O0:.*]] = arith.constant 0 : index
 // CHECK-NEXT: %[[SPLAT:.*]] = memref.view %[[WS]][%[[O0]]][] : memref<128xi8> to memref<3xf32>
