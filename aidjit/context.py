@@ -4,12 +4,12 @@ loop levels, and `graph`."""
 from __future__ import annotations
 
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, func, memref, scf, tensor
+from xdsl.dialects import builtin, func, memref, scf, tensor, vector
 from xdsl.dialects import math as mathd
 from xdsl.dialects.linalg import Linalg
 
-from aidjit.dialects import xdsl_fixes  # noqa: F401  (patches xDSL's linalg.generic parser)
 from aidjit.dialects.graph import Graph
+from aidjit.dialects.xdsl_fixes import ARITH
 
 
 def make_context() -> Context:
@@ -17,8 +17,9 @@ def make_context() -> Context:
     for dialect in (
         builtin.Builtin,
         func.Func,
-        arith.Arith,
+        ARITH,
         mathd.Math,
+        vector.Vector,
         scf.Scf,
         memref.MemRef,
         tensor.Tensor,

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-from xdsl.dialects.builtin import f32, f64, i1, i8, i32, i64
-from xdsl.ir import Attribute
+
+if TYPE_CHECKING:
+    from xdsl.ir import Attribute
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,6 @@ class DType:
     """One element type in every spelling: numpy, MLIR (xDSL attribute and short name), C."""
 
     numpy: np.dtype
-    element: Attribute
     short: str
     """MLIR's name (`f32`): used in messages and in the names of generated C helpers."""
     c_type: str
@@ -34,6 +36,14 @@ class DType:
     """The unsigned C twin an integer operation (shift, unsigned compare) reinterprets it as."""
     libm_suffix: str | None = None
     """What libm appends for this float type (`expf`, `exp`); None for an integer."""
+
+    @cached_property
+    def element(self) -> Attribute:
+        """The xDSL element type (`f32`), looked up on first use: `import aidjit` and a warm
+        start never import xDSL (~0.2 s), so no row may hold an xDSL attribute eagerly."""
+        from xdsl.dialects import builtin
+
+        return getattr(builtin, self.short)
 
     @property
     def name(self) -> str:
@@ -49,12 +59,12 @@ class DType:
         return self.numpy.kind == "f"
 
 
-FLOAT32 = DType(np.dtype(np.float32), f32, "f32", "float", libm_suffix="f")
-FLOAT64 = DType(np.dtype(np.float64), f64, "f64", "double", libm_suffix="")
-INT64 = DType(np.dtype(np.int64), i64, "i64", "int64_t", c_unsigned="uint64_t")
-INT32 = DType(np.dtype(np.int32), i32, "i32", "int32_t", c_unsigned="uint32_t")
-INT8 = DType(np.dtype(np.int8), i8, "i8", "int8_t", c_unsigned="uint8_t")
-BOOL = DType(np.dtype(np.bool_), i1, "i1", "bool", c_unsigned="bool")
+FLOAT32 = DType(np.dtype(np.float32), "f32", "float", libm_suffix="f")
+FLOAT64 = DType(np.dtype(np.float64), "f64", "double", libm_suffix="")
+INT64 = DType(np.dtype(np.int64), "i64", "int64_t", c_unsigned="uint64_t")
+INT32 = DType(np.dtype(np.int32), "i32", "int32_t", c_unsigned="uint32_t")
+INT8 = DType(np.dtype(np.int8), "i8", "int8_t", c_unsigned="uint8_t")
+BOOL = DType(np.dtype(np.bool_), "i1", "bool", c_unsigned="bool")
 
 TENSOR_DTYPES: tuple[DType, ...] = (FLOAT32, FLOAT64, INT64)
 """The dtypes a tensor may have; int64 is for labels and indices."""
@@ -70,8 +80,15 @@ INDEX = INT64
 BY_NUMPY: Mapping[np.dtype, DType] = {dtype.numpy: dtype for dtype in TENSOR_DTYPES}
 """A tensor dtype's row by its numpy dtype."""
 
-BY_ELEMENT: Mapping[Attribute, DType] = {dtype.element: dtype for dtype in TENSOR_DTYPES}
-"""A tensor dtype's row by its xDSL element type."""
+
+def __getattr__(name: str) -> Mapping[Attribute, DType]:
+    """`BY_ELEMENT`, a tensor dtype's row by its xDSL element type, made on first use (PEP 562):
+    its keys are xDSL attributes (see `DType.element`)."""
+    if name != "BY_ELEMENT":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    table = {dtype.element: dtype for dtype in TENSOR_DTYPES}
+    globals()["BY_ELEMENT"] = table
+    return table
 
 
 def one_of(words: Sequence[str]) -> str:

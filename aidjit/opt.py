@@ -32,6 +32,7 @@ from xdsl.dialects.func import FuncOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.targets.mlir import MLIRTarget
+from xdsl.universe import Universe
 from xdsl.utils.arg_spec import parse_pipeline as parse_pipeline_spec
 from xdsl.utils.arg_spec import parse_spec
 from xdsl.utils.exceptions import (
@@ -56,6 +57,7 @@ from aidjit.diagnostics import (
     parse_expectations,
 )
 from aidjit.dialects.graph import Graph
+from aidjit.dialects.xdsl_fixes import ARITH
 from aidjit.errors import AidjitError, PipelineError, UnsupportedError
 from aidjit.passes import AIDJIT_PASSES
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, parse_pipeline, pipeline_to_stage
@@ -214,8 +216,13 @@ class AidjitOptMain(xDSLOptMain):
     # ----- registries -------------------------------------------------------------------------
 
     def register_all_dialects(self) -> None:
-        super().register_all_dialects()
-        self.ctx.register_dialect("graph", lambda: Graph)
+        # xDSL's dialects, with its arith replaced by the one whose comparisons and select take
+        # vectors (aidjit.dialects.xdsl_fixes), and aidjit's graph dialect.
+        factories = dict(Universe.get_multiverse().all_dialects)
+        factories["arith"] = lambda: ARITH
+        factories["graph"] = lambda: Graph
+        for name, factory in factories.items():
+            self.ctx.register_dialect(name, factory)
 
     def register_all_passes(self) -> None:
         super().register_all_passes()

@@ -24,6 +24,13 @@ _AIDJIT_PASS_CLASSES: dict[str, tuple[str, str]] = {
         "lowering.convert_linalg_to_loops",
         "ConvertLinalgToFusedLoopsPass",
     ),
+    "tile-contractions": ("transforms.tile_contractions", "TileContractionsPass"),
+    "vectorize-loops": ("transforms.vectorize_loops", "VectorizeLoopsPass"),
+    "expand-math": ("transforms.expand_math", "ExpandMathPass"),
+    "parallelize-outer-loops": (
+        "transforms.parallelize_outer_loops",
+        "ParallelizeOuterLoopsPass",
+    ),
 }
 """Pass name -> (module under `aidjit.`, class name)."""
 

@@ -10,12 +10,16 @@ the same for `compiled.ir(stage)`, `aidjit-opt --stage` and `pipeline_to_stage`:
     linalg      convert-graph-to-linalg: linalg.generic on tensors, one per graph op
     fused       fusion and split reductions: one generic per fused group
     bufferized  bufferize: linalg on memrefs, temporaries in one planned workspace
-    loops       convert-linalg-to-fused-loops: func + scf + memref + arith + math
+    loops       convert-linalg-to-fused-loops: func + scf + memref + arith + math;
+                parallelize-outer-loops: scf.parallel for loops worth threads
     c           the C source the emitter makes of `loops` (not a pass)
 
 The module is verified after tracing and at the end of every stage; after every pass only when
 `AIDJIT_DEBUG` is set or `AIDJIT_VERIFY_EACH_PASS=1` (the test suite sets it): verification
 costs 20-90 ms of a warm compile.
+
+This module is imported by `import aidjit` (for `DEFAULT_PIPELINE`), so xDSL is imported inside
+the functions that run passes: a process that only loads cached kernels never imports it.
 """
 
 from __future__ import annotations
@@ -23,17 +27,29 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-
-from xdsl.context import Context
-from xdsl.dialects.builtin import MemRefType, ModuleOp, TensorType
-from xdsl.dialects.linalg import ops as linalg
-from xdsl.passes import ModulePass, PassPipeline
-from xdsl.utils.exceptions import ArgSpecParseError, VerifyException
+from typing import TYPE_CHECKING
 
 from aidjit.debug import debug_level, debug_log
-from aidjit.dialects.graph import Graph
 from aidjit.errors import PipelineError
-from aidjit.passes import get_all_passes
+from aidjit.runtime.target import detect_target
+
+if TYPE_CHECKING:
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import ModuleOp
+    from xdsl.passes import ModulePass
+
+
+_TARGET = detect_target()
+LOOP_PASSES: tuple[str, ...] = (
+    "convert-linalg-to-fused-loops",
+    # The schedules: their parameters come from the CPU detected (aidjit.runtime.target).
+    f"tile-contractions{{vector-bytes={_TARGET.isa.vector_bytes} "
+    f"registers={_TARGET.vector_registers} l1-bytes={_TARGET.l1d_bytes}}}",
+    f"vectorize-loops{{vector-bytes={_TARGET.isa.vector_bytes}}}",
+    "expand-math",
+    "parallelize-outer-loops",
+)
+"""The passes of the loops stage, in order."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +69,22 @@ PIPELINE_STAGES: tuple[Stage, ...] = (
         "linalg-fuse-rows",
     ),
     Stage("bufferized", "bufferize"),
-    Stage("loops", "convert-linalg-to-fused-loops"),
+    Stage("loops", ",".join(LOOP_PASSES)),
 )
 STAGES: tuple[str, ...] = (*(stage.name for stage in PIPELINE_STAGES), "c")
 DEFAULT_PIPELINE = ",".join(stage.passes for stage in PIPELINE_STAGES if stage.passes)
 GRAPH_PIPELINE = PIPELINE_STAGES[1].passes
+
+
+def default_pipeline(threads: int) -> str:
+    """The default pipeline with `threads` for parallelize-outer-loops (whose own default, 1,
+    leaves loops serial: a pipeline string alone fixes the code, whatever the environment)."""
+    if threads == 1:
+        return DEFAULT_PIPELINE
+    return DEFAULT_PIPELINE.replace(
+        "parallelize-outer-loops", f"parallelize-outer-loops{{threads={threads}}}"
+    )
+
 
 VERIFY_ENV_VAR = "AIDJIT_VERIFY_EACH_PASS"
 
@@ -99,6 +126,11 @@ def stage_segments(spec: str) -> list[tuple[str | None, str]]:
 
 def level_of(module: ModuleOp) -> str:
     """The stage name that describes `module`'s level: which dialects and types it holds."""
+    from xdsl.dialects.builtin import MemRefType, TensorType
+    from xdsl.dialects.linalg import ops as linalg
+
+    from aidjit.dialects.graph import Graph
+
     ops = [op for op in module.walk() if op is not module]
     if any(op.dialect_name() == Graph.name for op in ops):
         return "optimized"
@@ -129,6 +161,8 @@ class PipelineRun:
     generics_at: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self, stage: str, module: ModuleOp) -> None:
+        from xdsl.dialects.linalg import ops as linalg
+
         self.final_stage = stage
         ops = [op for op in module.walk() if op is not module]
         self.ops_at[stage] = len(ops)
@@ -136,6 +170,11 @@ class PipelineRun:
 
 
 def parse_pipeline(spec: str) -> list[ModulePass]:
+    from xdsl.passes import PassPipeline
+    from xdsl.utils.exceptions import ArgSpecParseError
+
+    from aidjit.passes import get_all_passes
+
     try:
         return list(PassPipeline.parse_spec(get_all_passes(), spec).passes)
     # xDSL raises ValueError for unknown passes and options, and ArgSpecParseError (a
@@ -153,6 +192,8 @@ def verify_each_pass() -> bool:
 
 
 def _verify(module: ModuleOp, after: str) -> None:
+    from xdsl.utils.exceptions import VerifyException
+
     try:
         module.verify()
     except VerifyException as error:

@@ -1,6 +1,7 @@
 """What the figures were measured on: CPU, library versions, the C compiler and thread counts.
 
-Thread counts are left at their defaults and only reported. numpy's BLAS is asked directly
+Thread counts are reported as they are in force in the process that measures (bench/columns.py
+sets them per thread setting before the libraries load). numpy's BLAS is asked directly
 (OpenBLAS's `*_get_num_threads`, found in the libraries this process has mapped), so the figure
 is the one in force, not a guess from environment variables.
 """
@@ -58,9 +59,21 @@ def blas_threads() -> int | None:
 
 
 def aidjit_threads(cflags: tuple[str, ...]) -> str:
+    requested = os.environ.get("AIDJIT_NUM_THREADS")
+    if requested:
+        return f"{requested} (AIDJIT_NUM_THREADS)"
     if any(flag in ("-fopenmp", "-qopenmp") for flag in cflags):
         return "OpenMP (default thread count)"
-    return "1 (no -fopenmp among its cflags)"
+    return "default (AIDJIT_NUM_THREADS unset)"
+
+
+def threads_in_force() -> dict[str, Any]:
+    """The thread counts this process's libraries use, and the cores it may run on."""
+    return {
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "numpy_blas": blas_threads(),
+        "aidjit_compiled": aidjit_threads(find_toolchain().cflags),
+    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -79,8 +92,5 @@ def machine_info() -> dict[str, Any]:
         "cc_version": toolchain.version,
         "cflags": list(toolchain.cflags),
         "ldflags": list(toolchain.ldflags),
-        "threads": {
-            "numpy_blas": blas_threads(),
-            "aidjit_compiled": aidjit_threads(toolchain.cflags),
-        },
+        "threads": threads_in_force(),
     }

@@ -5,10 +5,12 @@ Imported only when jax is installed (run.py imports it lazily). Inputs are moved
 dispatches asynchronously. W3 is `jax.jit(jax.value_and_grad(loss, argnums=(0, ..., 5)))`.
 Labels are passed as int32: JAX's default (64-bit types off) would truncate int64 anyway.
 The first call (tracing + XLA compile) is made here, outside the timed region, and reported.
+XLA's threads are set by `XLA_FLAGS` before jax loads (bench/columns.py); `threads()` reports it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,4 +81,5 @@ def jit_column(workload_id: str, inputs: tuple[np.ndarray, ...]) -> Column:
 
 
 def threads() -> str:
-    return f"jax {jax.__version__} on {jax.default_backend()}: XLA's own thread pool (default size)"
+    flags = os.environ.get("XLA_FLAGS") or "unset (XLA's default thread pool)"
+    return f"jax {jax.__version__} on {jax.default_backend()}: XLA_FLAGS {flags}"

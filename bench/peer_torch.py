@@ -7,10 +7,15 @@ compiled and AOTAutograd compiles its backward, the usual torch.compile training
 torch.compile runs in its default mode with `dynamic=False` (W2a and W2b share a function but
 must not share dynamic-shape kernels); its first call (tracing + Inductor codegen + C++ build) is
 made here, outside the timed region, and reported as `first_call_ms`.
+
+Threads: the single-thread columns run in a process started with `OMP_NUM_THREADS=1`
+(bench/columns.py). torch sizes its intra-op pool from that variable but not its inter-op pool,
+so in such a process both are set to one here, at import, before torch runs anything.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +27,10 @@ import torch.nn.functional as F
 from timing import Column
 
 W3_PARAMS = 6
+
+if os.environ.get("OMP_NUM_THREADS") == "1":
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
 
 
 def w1(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -100,4 +109,7 @@ def compiled_column(workload_id: str, inputs: tuple[np.ndarray, ...]) -> Column:
 
 
 def threads() -> str:
-    return f"torch intra-op threads: {torch.get_num_threads()}"
+    return (
+        f"torch intra-op threads: {torch.get_num_threads()}, "
+        f"inter-op: {torch.get_num_interop_threads()}"
+    )

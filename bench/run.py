@@ -1,30 +1,49 @@
-"""aidjit benchmark: the reference workloads, compiled vs numpy eager vs peers, in one process.
+"""aidjit benchmark: the reference workloads, compiled vs numpy eager vs peers, in fresh processes.
 
-    python bench/run.py [--only W1,W3] [--quick] [--json PATH]
+    python bench/run.py [--only W1,W3] [--quick] [--processes N] [--json PATH]
 
 For each workload (bench/workloads.py; all float32, fixed seeds) every column runs on the same
-inputs in this process:
+inputs, side by side in one process (bench/columns.py):
 
     numpy eager        a hand-written numpy implementation
     aidjit eager tape  the aidjit function called on Tensors (numpy per op + tape bookkeeping);
                        for W3, `value_and_grad(loss)(...)` called eagerly
-    aidjit compiled    `aidjit.compile(fn, *inputs)` called with numpy arrays
+    aidjit compiled    `aidjit.compile(fn, *inputs, tier="optimized")` called with numpy arrays
+    aidjit.jit         `aidjit.jit(fn, tier="optimized")` called with numpy arrays (signature
+                       lookup per call)
     torch eager, torch.compile, jax.jit   when importable (bench/peer_torch.py, peer_jax.py)
 
-Correctness first: each column's outputs are compared with the numpy implementation run in
-float64 (`np.allclose`, float32 tolerances, exact shapes and float32 dtype). A wrong column is
-not timed, shows as WRONG, and makes the run exit 1. Then timing (bench/timing.py): warm-up,
-calls batched per sample, samples interleaved across columns, median per call. Each time is also
-given relative to numpy eager's (0.25x = a quarter of numpy's time, i.e. 4x faster).
+Each workload is measured in `--processes N` fresh processes (default 4; 1 under `--quick`) at
+two thread settings: "all" (the libraries' default threads, wall time) and "1T" (the process
+pinned to one core, every library told to use one thread before it loads, CPU time); see
+bench/columns.py. A column's figure is the median over processes of its per-process median, and
+a ratio is the median over processes of the per-process ratio (bench/targets.py).
+
+Correctness first: in every process each column's outputs are compared with the numpy
+implementation run in float64 (`np.allclose`, float32 tolerances, exact shapes and float32
+dtype). A wrong column is not timed, shows as WRONG, and makes the run exit 1. Then timing
+(bench/timing.py): warm-up, calls batched per sample, samples interleaved across columns, median
+per call. Each time is also given relative to numpy eager's (0.25x = a quarter of numpy's time).
+
+Contractions (bench/flops.py): the FLOPs of the workload's matmuls, counted on its optimized
+graph (2*M*N*K per `graph.matmul`), divided by the time per call gives GFLOP/s; "numpy sgemm"
+runs numpy's matmul on the same shapes in the same process, the BLAS reference.
+
+Dispatch and start-up: `measure_dispatch(settings)` (bench/dispatch.py, in this process) and
+`measure_startup(id, processes)` (bench/startup.py, fresh processes), each imported lazily:
+when absent or failing, the tables say why ("not available", "failed: ...") and the run goes on.
+
+Targets (bench/targets.py): issue 7's "Done when" list, each with the measured ratio or figure
+and PASS / FAIL / not measured.
 
 Compile time (bench/compile_time.py): aidjit cold (empty cache) and warm (disk cache) in new
 processes, asserted to be a cache "miss" and a "disk" hit. torch.compile and jax.jit first calls
-are timed in this process; torch.compile gets a fresh Inductor cache directory for the run, so
-its first figures are cold too (the first workload also pays Inductor's one-off start-up).
-`--quick` (the smoke test) takes fewer samples and skips torch.compile, whose first call alone
-costs seconds. Threads stay at library defaults and are printed.
+are those of the first "all threads" process; torch.compile gets a fresh Inductor cache directory
+for the run, so its first figure is cold (the first workload also pays Inductor's start-up).
+`--quick` (the smoke test) takes fewer samples, one process, and skips torch.compile, whose first
+call alone costs seconds.
 
-Memory and structure (the third table; JSON keys in parentheses, per workload):
+Memory and structure (JSON keys in parentheses, per workload):
 - bench/memory.py, numpy eager and aidjit compiled each in a new process ("memory" -> column ->
   first_call_faults, faults_per_call, first_call_rss_growth_mib, peak_rss_growth_mib,
   later_calls): minor page faults of the first call and per later call, and peak RSS growth;
@@ -33,7 +52,7 @@ Memory and structure (the third table; JSON keys in parentheses, per workload):
   read_only_parameters): what the emitted code does per call;
 - "kernels" (top level): the same structure for softmax, log_softmax and layer_norm compiled
   alone on a 256x1024 float32 input (each should be one or two loop nests).
-docs/performance.md explains the columns.
+docs/performance.md explains the columns ("Reading the benchmark").
 """
 
 from __future__ import annotations
@@ -41,50 +60,89 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import os
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 import aidjit
-from aidjit import Tensor, ops
+from aidjit import ops
 from aidjit.runtime.emit_c import c_identifier
 
 from c_structure import FunctionStructure, function_structure
+from columns import COLUMNS, COMPILE_OPTIONS, SETTINGS, measure_columns
 from compile_time import CompileRun, CompileTimes, measure_compile
+from flops import Contraction, gflops, parse_contractions, total_flops
 from machine import machine_info
 from memory import PROBED_COLUMNS, MemoryUse, measure_memory
-from timing import COMPILED, EAGER, FULL, NUMPY, QUICK, Column, Settings, Timing, measure
-from workloads import BY_ID, SKIPPED, WORKLOADS, Workload, flatten
+from targets import SETTING_LABELS, Verdict, evaluate, paired_ratio
+from timing import COMPILED, FULL, NUMPY, QUICK, SGEMM, Settings, Timing
+from workloads import BY_ID, SKIPPED, WORKLOADS, Workload
 
-
-@dataclass(frozen=True)
-class PeerColumn:
-    """A column provided by an optional framework: module and factory, imported lazily."""
-
-    name: str
-    module: str
-    factory: str
-    slow_first_call: bool = False
-
-
-PEERS = (
-    PeerColumn("torch eager", "peer_torch", "eager_column"),
-    PeerColumn("torch.compile", "peer_torch", "compiled_column", slow_first_call=True),
-    PeerColumn("jax.jit", "peer_jax", "jit_column"),
-)
-COLUMNS = (NUMPY, EAGER, COMPILED, *(p.name for p in PEERS))
+DEFAULT_PROCESSES = 4
 BREAKDOWN_NOTE = (
     "compile breakdown from CompiledFunction.stats (build = gcc on a miss, cache check on a hit); "
     "other = wall time of the compile call in no stats field (e.g. IR verification, lazy imports)"
 )
-TABLE_HEADER = "Run time: median ms per call (time relative to numpy eager; <1x = faster)"
+# Optional measurements written by other modules: (module, function), imported when used.
+DISPATCH = ("dispatch", "measure_dispatch")
+STARTUP = ("startup", "measure_startup")
+
+
+def optional_measurement(source: tuple[str, str], *args: Any) -> dict[str, Any] | str:
+    """`module.function(*args)`, or why it is not available: a missing or failing module must
+    not stop the run (bench/dispatch.py and bench/startup.py land separately)."""
+    module_name, function_name = source
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        return f"not available ({error})"
+    try:
+        return function(*args)
+    except Exception as error:  # reported in the tables; the rest of the run goes on
+        return f"failed: {type(error).__name__}: {error}"
+
+
+@dataclass
+class SettingRuns:
+    """One workload at one thread setting: the report of every fresh process (columns.py)."""
+
+    processes: list[dict[str, Any]] = field(default_factory=list)
+
+    def per_process_ms(self, column: str) -> list[float | None]:
+        """The column's median ms in each process, None where it was not timed."""
+        medians = []
+        for process in self.processes:
+            timing = process["timings"].get(column)
+            medians.append(None if timing is None else Timing(**timing).median_ms)
+        return medians
+
+    def columns(self) -> list[str]:
+        timed = {name for process in self.processes for name in process["timings"]}
+        return [name for name in (*COLUMNS, SGEMM) if name in timed]
+
+    def median_ms(self, column: str) -> float | None:
+        values = [v for v in self.per_process_ms(column) if v is not None]
+        return statistics.median(values) if values else None
+
+    def unavailable(self) -> dict[str, str]:
+        """Why columns were not timed, the first reason seen for each."""
+        reasons: dict[str, str] = {}
+        for process in self.processes:
+            for column, reason in process["unavailable"].items():
+                reasons.setdefault(column, reason)
+        return reasons
+
+    def max_abs_error(self, column: str) -> float | None:
+        errors = [
+            p["max_abs_error"][column] for p in self.processes if column in p["max_abs_error"]
+        ]
+        return max(errors) if errors else None
 
 
 @dataclass
@@ -92,137 +150,79 @@ class WorkloadResult:
     """Everything measured for one workload."""
 
     workload: Workload
-    timings: dict[str, Timing] = field(default_factory=dict)
-    max_abs_error: dict[str, float] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)
-    first_call_ms: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, SettingRuns] = field(
+        default_factory=lambda: {key: SettingRuns() for key in SETTINGS}
+    )
+    contractions: list[Contraction] = field(default_factory=list)
     compile: CompileTimes | None = None
     memory: dict[str, MemoryUse] = field(default_factory=dict)
     structure: FunctionStructure | None = None
+    startup: dict[str, Any] | str = "not measured"
+
+    @property
+    def first_call_ms(self) -> dict[str, float]:
+        """Peers' first calls in the first all-threads process (torch.compile's is cold there)."""
+        processes = self.settings["all"].processes
+        return processes[0]["first_call_ms"] if processes else {}
 
 
 class Run:
-    """State of one benchmark run: settings, lazily imported peers and failures."""
+    """State of one benchmark run: settings, failures and the run-wide measurements."""
 
-    def __init__(self, settings: Settings, quick: bool, selected_skips: list[str]) -> None:
-        self.settings = settings
+    def __init__(self, quick: bool, processes: int, selected_skips: list[str]) -> None:
+        self.settings: Settings = QUICK if quick else FULL
         self.quick = quick
+        self.processes = processes
         self.selected_skips = selected_skips
-        self.modules: dict[str, ModuleType | str] = {}
         self.failures: list[str] = []
         self.kernels: dict[str, FunctionStructure] = {}
+        self.dispatch: dict[str, Any] | str = "not measured"
 
-    def peer_module(self, name: str) -> ModuleType | str:
-        """The imported peer module, or why it could not be imported."""
-        if name not in self.modules:
-            try:
-                self.modules[name] = importlib.import_module(name)
-            except ImportError as error:
-                self.modules[name] = f"not importable ({error})"
-        return self.modules[name]
-
-
-# ----- columns -------------------------------------------------------------------------------
-
-
-def aidjit_columns(
-    workload: Workload, inputs: tuple[np.ndarray, ...], compiled: aidjit.CompiledFunction
-) -> list[Column]:
-    tensors = [Tensor(a) for a in inputs]
-    return [
-        Column(NUMPY, lambda: workload.numpy_fn(*inputs)),
-        Column(EAGER, lambda: workload.aidjit_fn(*tensors)),
-        Column(COMPILED, lambda: compiled(*inputs)),
-    ]
-
-
-def peer_columns(
-    run: Run, workload: Workload, inputs: tuple[np.ndarray, ...], result: WorkloadResult
-) -> list[Column]:
-    columns = []
-    for peer in PEERS:
-        if run.quick and peer.slow_first_call:
-            result.unavailable[peer.name] = "skipped under --quick (first call costs seconds)"
-            continue
-        module = run.peer_module(peer.module)
-        if isinstance(module, str):
-            result.unavailable[peer.name] = module
-            continue
-        try:
-            column = getattr(module, peer.factory)(workload.id, inputs)
-        except Exception as error:  # a peer failing, however it fails, must not stop the suite
-            result.unavailable[peer.name] = f"failed: {type(error).__name__}: {error}"
-            continue
-        if column.first_call_ms is not None:
-            result.first_call_ms[peer.name] = column.first_call_ms
-        columns.append(column)
-    return columns
-
-
-# ----- correctness -----------------------------------------------------------------------------
-
-
-def check_column(
-    column: Column, workload: Workload, reference: list[np.ndarray]
-) -> tuple[float, str | None]:
-    """(max abs error, None) if the column's outputs match the reference, else (.., why not)."""
-    outputs = flatten(column.call(), column.to_numpy)
-    if len(outputs) != len(reference):
-        return math.inf, f"{len(outputs)} outputs, expected {len(reference)}"
-    worst = 0.0
-    for index, (output, expected) in enumerate(zip(outputs, reference, strict=True)):
-        if output.shape != expected.shape or output.dtype != np.float32:
-            found = f"{output.dtype}{list(output.shape)}"
-            return math.inf, f"output {index} is {found}, expected float32{list(expected.shape)}"
-        worst = max(worst, float(np.max(np.abs(output - expected), initial=0.0)))
-        if not np.allclose(output, expected, rtol=workload.rtol, atol=workload.atol):
-            return worst, f"output {index} differs from the reference: max abs error {worst:.3g}"
-    return worst, None
-
-
-def checked(
-    run: Run,
-    columns: list[Column],
-    workload: Workload,
-    inputs: tuple[np.ndarray, ...],
-    result: WorkloadResult,
-) -> list[Column]:
-    """The columns whose results are right; wrong ones are recorded as failures."""
-    reference = workload.reference(inputs)
-    good = []
-    for column in columns:
-        error, problem = check_column(column, workload, reference)
-        result.max_abs_error[column.name] = error
-        if problem is None:
-            good.append(column)
-            continue
-        result.unavailable[column.name] = f"WRONG: {problem}"
-        run.failures.append(f"{workload.id} {column.name}: {problem}")
-    return good
+    def fail(self, failure: str) -> None:
+        if failure not in self.failures:
+            self.failures.append(failure)
 
 
 # ----- one workload --------------------------------------------------------------------------
 
 
+def measure_processes(run: Run, result: WorkloadResult) -> None:
+    """`run.processes` fresh processes per thread setting, all-threads first in each round (so
+    the first one meets torch.compile's cache cold)."""
+    workload_id = result.workload.id
+    for index in range(run.processes):
+        for key, runs in result.settings.items():
+            print(f"    {key} process {index + 1}/{run.processes}", file=sys.stderr, flush=True)
+            try:
+                report = measure_columns(workload_id, key, run.quick)
+            except RuntimeError as error:  # a crashed process is a failure of the run
+                run.fail(f"{workload_id} {key}: {error}")
+                continue
+            runs.processes.append(report)
+            for failure in report["failures"]:
+                run.fail(f"{SETTING_LABELS[key]}: {failure}")
+
+
 def run_workload(run: Run, workload: Workload) -> WorkloadResult:
     print(f"  {workload.id}: {workload.title} ...", file=sys.stderr, flush=True)
     result = WorkloadResult(workload)
-    inputs = workload.inputs()
-    compiled = aidjit.compile(workload.aidjit_fn, *inputs)
+    # Compiling here first fills the disk cache the measuring processes then load from.
+    compiled = aidjit.compile(workload.aidjit_fn, *workload.inputs(), **COMPILE_OPTIONS)
     result.structure = function_structure(compiled.ir("c"), c_identifier(compiled.__name__))
-    columns = aidjit_columns(workload, inputs, compiled)
-    columns += peer_columns(run, workload, inputs, result)
-    result.timings = measure(checked(run, columns, workload, inputs, result), run.settings)
+    result.contractions = parse_contractions(compiled.ir("optimized"))
+    measure_processes(run, result)
+    timed = result.settings["all"].columns()
     for column in PROBED_COLUMNS:
-        if column in result.timings:  # a wrong column is not measured further
+        if column in timed:  # a wrong column is not measured further
             result.memory[column] = measure_memory(workload.id, column)
     result.compile = measure_compile(workload.id)
     expected = (("cold", result.compile.cold, "miss"), ("warm", result.compile.warm, "disk"))
     for label, compile_run, cache in expected:
         if compile_run.cache != cache:
-            run.failures.append(
+            run.fail(
                 f"{workload.id} {label} compile: cache {compile_run.cache!r}, expected {cache!r}"
             )
+    result.startup = optional_measurement(STARTUP, workload.id, run.processes)
     return result
 
 
@@ -245,26 +245,136 @@ def ms(value: float) -> str:
     return f"{value:.4g}" if value < 1000 else f"{value:.0f}"
 
 
-def runtime_cell(result: WorkloadResult, column: str) -> str:
-    timing = result.timings.get(column)
-    if timing is None:
-        return "WRONG" if result.unavailable.get(column, "").startswith("WRONG") else "—"
-    numpy_ms = result.timings[NUMPY].median_ms if NUMPY in result.timings else math.nan
-    return f"{ms(timing.median_ms)} ({timing.median_ms / numpy_ms:.2f}x)"
+def setting_label(key: str, machine: dict[str, Any]) -> str:
+    """ "1T", or "2T" on a 2-core machine for the all-threads setting: the issue's column names."""
+    return key if key == "1T" else f"{machine['usable_cores']}T"
 
 
-def runtime_table(results: list[WorkloadResult], skipped: list[str]) -> str:
-    header = ["workload", *COLUMNS, "max err (compiled)"]
+def table_columns(key: str) -> list[str]:
+    return [c for c in COLUMNS if c not in SETTINGS[key].skipped]
+
+
+def runtime_cell(runs: SettingRuns, column: str) -> str:
+    median = runs.median_ms(column)
+    if median is None:
+        return "WRONG" if runs.unavailable().get(column, "").startswith("WRONG") else "—"
+    ratio = paired_ratio(runs.per_process_ms(column), runs.per_process_ms(NUMPY))
+    return f"{ms(median)} ({'—' if ratio is None else f'{ratio:.2f}'}x)"
+
+
+def runtime_table(results: list[WorkloadResult], skipped: list[str], key: str) -> str:
+    columns = table_columns(key)
+    header = ["workload", *columns, "max err (compiled)"]
     rows = []
     for result in results:
-        error = result.max_abs_error.get(COMPILED)
+        runs = result.settings[key]
+        error = runs.max_abs_error(COMPILED)
         error_cell = "—" if error is None else f"{error:.1e}"
-        cells = [runtime_cell(result, c) for c in COLUMNS]
+        cells = [runtime_cell(runs, c) for c in columns]
         rows.append([f"{result.workload.id} {result.workload.title}", *cells, error_cell])
     for workload_id in skipped:
         title, _ = SKIPPED[workload_id]
-        rows.append([f"{workload_id} {title}", *["skipped"] * len(COLUMNS), "—"])
+        rows.append([f"{workload_id} {title}", *["skipped"] * len(columns), "—"])
     return format_table(header, rows)
+
+
+def runtime_title(key: str, machine: dict[str, Any], processes: int) -> str:
+    setting = SETTINGS[key]
+    return (
+        f"Run time, {setting_label(key, machine)} ({SETTING_LABELS[key]}, "
+        f"{setting.clock_name}): median ms per call over {processes} process(es) "
+        "(time relative to numpy eager; <1x = faster)"
+    )
+
+
+CONTRACTION_HEADER = (
+    "Contractions: GFLOP/s = FLOPs of the workload's matmuls per call / time per call; "
+    "numpy sgemm = numpy's matmul on the same shapes, same process"
+)
+
+
+def gflops_cell(runs: SettingRuns, flops: int, column: str) -> str:
+    median = runs.median_ms(column)
+    return "—" if median is None else f"{gflops(flops, median):.1f}"
+
+
+def share_cell(runs: SettingRuns) -> str:
+    """aidjit's GFLOP/s as a share of sgemm's, process by process (= sgemm time / aidjit's)."""
+    share = paired_ratio(runs.per_process_ms(SGEMM), runs.per_process_ms(COMPILED))
+    return "—" if share is None else f"{share:.0%}"
+
+
+def contraction_table(results: list[WorkloadResult], machine: dict[str, Any]) -> str:
+    header = ["workload", "matmuls", "MFLOP/call"]
+    for key in SETTINGS:
+        label = setting_label(key, machine)
+        header += [f"sgemm {label}", f"aidjit {label}", f"aidjit/sgemm {label}"]
+    rows = []
+    for result in results:
+        if not result.contractions:
+            continue
+        flops = total_flops(result.contractions)
+        row = [result.workload.id, str(len(result.contractions)), f"{flops / 1e6:.1f}"]
+        for runs in result.settings.values():
+            row += [gflops_cell(runs, flops, SGEMM), gflops_cell(runs, flops, COMPILED)]
+            row.append(share_cell(runs))
+        rows.append(row)
+    return format_table(header, rows)
+
+
+def figure_cell(value: Any) -> str:
+    return (
+        ms(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+    )
+
+
+def is_figure(value: Any) -> bool:
+    """A value short enough for a table cell: a number, a string, or a list of such (nested
+    records, such as per-process samples, stay in the JSON)."""
+    if isinstance(value, list):
+        return all(is_figure(item) for item in value)
+    return isinstance(value, int | float | str | bool)
+
+
+def startup_table(results: list[WorkloadResult]) -> str:
+    """Whatever figures bench/startup.py returns, a row per figure and a column per workload,
+    or why there are none."""
+    measured = [r for r in results if isinstance(r.startup, dict)]
+    figures = dict.fromkeys(
+        key
+        for r in measured
+        for key, value in r.startup.items()
+        if key != "workload" and is_figure(value)
+    )
+    rows = [
+        [figure, *(figure_cell(r.startup.get(figure, "—")) for r in measured)] for figure in figures
+    ]
+    table = format_table(["figure", *(r.workload.id for r in measured)], rows) if measured else ""
+    reasons = [f"{r.workload.id}: {r.startup}" for r in results if isinstance(r.startup, str)]
+    return "\n".join(filter(None, [table, *reasons]))
+
+
+def dispatch_lines(dispatch: dict[str, Any] | str) -> list[str]:
+    if isinstance(dispatch, str):
+        return [f"dispatch: {dispatch}"]
+    return [f"dispatch: {key} = {figure_cell(value)}" for key, value in dispatch.items()]
+
+
+def verdict_cell(verdict: Verdict) -> str:
+    if verdict.measured is None:
+        return "—"
+    return (
+        f"{verdict.measured:.2f}x"
+        if verdict.unit == "x"
+        else f"{verdict.measured:.3g}{verdict.unit}"
+    )
+
+
+def target_table(verdicts: list[Verdict]) -> str:
+    rows = [
+        [v.name, verdict_cell(v), f"{v.compare} {v.bound:g}{v.unit}", v.verdict] for v in verdicts
+    ]
+    return format_table(["target (issue 7)", "measured", "needed", "verdict"], rows)
 
 
 def short_number(value: float) -> str:
@@ -354,28 +464,28 @@ def memory_note(results: list[WorkloadResult]) -> str:
     )
 
 
-def timing_note(settings: Settings, results: list[WorkloadResult]) -> str:
-    counts = [t.number for r in results for t in r.timings.values()]
-    samples = [len(t.samples_ms) for r in results for t in r.timings.values()]
+def timing_note(run: Run, results: list[WorkloadResult]) -> str:
+    processes = [p for r in results for runs in r.settings.values() for p in runs.processes]
+    timings = [t for p in processes for t in p["timings"].values()]
+    counts = [t["number"] for t in timings] or [0]
+    samples = [len(t["samples_ms"]) for t in timings] or [0]
     return (
-        f"timing: {min(samples)}-{max(samples)} samples per column, "
-        f"{min(counts)}-{max(counts)} calls per sample (>= {settings.min_sample_s * 1e3:g} ms "
-        "per sample), interleaved across columns, median of per-call times"
+        f"timing: {run.processes} fresh process(es) per thread setting; in each, "
+        f"{min(samples)}-{max(samples)} samples per column, {min(counts)}-{max(counts)} calls per "
+        f"sample (>= {run.settings.min_sample_s * 1e3:g} ms per sample), interleaved across "
+        "columns; a figure is the median over processes of per-process medians, a ratio the "
+        "median of per-process ratios"
     )
 
 
-def thread_notes(run: Run, machine: dict[str, Any]) -> list[str]:
-    threads = machine["threads"]
-    lines = [
-        f"threads: numpy BLAS ({machine['blas']['name']}): {threads['numpy_blas']}; "
-        f"aidjit compiled: {threads['aidjit_compiled']}"
-    ]
-    for name in ("peer_torch", "peer_jax"):
-        module = run.modules.get(name)
-        if isinstance(module, ModuleType):
-            text = module.threads()
-            threads[name.removeprefix("peer_")] = text
-            lines.append(f"threads: {text}")
+def thread_notes(results: list[WorkloadResult]) -> list[str]:
+    """The thread counts in force at each setting, as its first process reported them."""
+    lines = []
+    for key, label in SETTING_LABELS.items():
+        reports = [r.settings[key].processes[0] for r in results if r.settings[key].processes]
+        if reports:
+            threads = "; ".join(f"{name}: {value}" for name, value in reports[0]["threads"].items())
+            lines.append(f"threads at {label}: {threads}")
     return lines
 
 
@@ -383,15 +493,18 @@ def unavailable_notes(results: list[WorkloadResult]) -> list[str]:
     """Why columns show "—" or WRONG, one line per distinct reason."""
     reasons: dict[tuple[str, str], list[str]] = {}
     for result in results:
-        for column, reason in result.unavailable.items():
-            reasons.setdefault((column, reason), []).append(result.workload.id)
+        for runs in result.settings.values():
+            for column, reason in runs.unavailable().items():
+                ids = reasons.setdefault((column, reason), [])
+                if result.workload.id not in ids:
+                    ids.append(result.workload.id)
     return [f"{column} — {reason} [{', '.join(ids)}]" for (column, reason), ids in reasons.items()]
 
 
-def report_notes(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> list[str]:
+def report_notes(run: Run, results: list[WorkloadResult]) -> list[str]:
     return [
-        *thread_notes(run, machine),
-        timing_note(run.settings, results),
+        *thread_notes(results),
+        timing_note(run, results),
         memory_note(results),
         STRUCTURE_NOTE,
         *unavailable_notes(results),
@@ -414,7 +527,7 @@ def kernel_structures() -> dict[str, FunctionStructure]:
     x = np.random.default_rng(0).standard_normal(KERNEL_SHAPE).astype(np.float32)
     structures = {}
     for name, kernel in KERNELS.items():
-        compiled = aidjit.compile(kernel, x)
+        compiled = aidjit.compile(kernel, x, **COMPILE_OPTIONS)
         structures[name] = function_structure(compiled.ir("c"), c_identifier(compiled.__name__))
     return structures
 
@@ -427,22 +540,33 @@ def kernel_table(structures: dict[str, FunctionStructure]) -> str:
     return format_table(["kernel", "loop nests", "heap allocs", "input passes"], rows)
 
 
-def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any]) -> None:
+def print_report(
+    run: Run, results: list[WorkloadResult], machine: dict[str, Any], verdicts: list[Verdict]
+) -> None:
     print(
         f"\nmachine: {machine['cpu']}, {machine['cores']} cores; python {machine['python']}, "
         f"numpy {machine['numpy']}, torch {machine['torch'] or '—'}, jax {machine['jax'] or '—'}; "
         f"{machine['cc_version']}"
     )
-    print(f"\n{TABLE_HEADER}\n")
-    print(runtime_table(results, run.selected_skips))
+    for key in SETTINGS:
+        print(f"\n{runtime_title(key, machine, run.processes)}\n")
+        print(runtime_table(results, run.selected_skips, key))
+    print(f"\n{CONTRACTION_HEADER}\n")
+    print(contraction_table(results, machine))
+    print("\nStart-up, ms unless named otherwise (bench/startup.py; medians of new processes)\n")
+    print(startup_table(results))
+    print()
+    print("\n".join(dispatch_lines(run.dispatch)))
     print("\nCompile time, ms (aidjit: new process, cold = empty cache, warm = disk cache)\n")
     print(compile_table(results))
     print(f"\n{MEMORY_HEADER}\n")
     print(memory_table(results))
     print("\nRow-wise kernels compiled alone, float32: structure of their C\n")
     print(kernel_table(run.kernels))
+    print("\nTargets of issue 7 (ratios: >1x = aidjit faster; median of per-process ratios)\n")
+    print(target_table(verdicts))
     print("\nNotes:")
-    for line in report_notes(run, results, machine):
+    for line in report_notes(run, results):
         print(f"  - {line}")
     for failure in run.failures:
         print(f"  !! FAILURE: {failure}")
@@ -451,17 +575,33 @@ def print_report(run: Run, results: list[WorkloadResult], machine: dict[str, Any
 # ----- JSON ----------------------------------------------------------------------------------
 
 
-def column_json(result: WorkloadResult, column: str) -> dict[str, Any]:
-    timing = result.timings[column]
-    numpy_ms = result.timings[NUMPY].median_ms if NUMPY in result.timings else math.nan
+def column_json(runs: SettingRuns, column: str, flops: int) -> dict[str, Any]:
+    per_process = runs.per_process_ms(column)
+    measured = [v for v in per_process if v is not None]
+    median = statistics.median(measured)
+    entry = {
+        "median_ms": median,
+        "per_process_ms": per_process,
+        "ratio_to_numpy": paired_ratio(per_process, runs.per_process_ms(NUMPY)),
+        "min_process_ms": min(measured),
+        "max_process_ms": max(measured),
+        "max_abs_error": runs.max_abs_error(column),
+    }
+    if flops:
+        entry["gflops"] = gflops(flops, median)
+    return entry
+
+
+def setting_json(key: str, runs: SettingRuns, flops: int) -> dict[str, Any]:
+    setting = SETTINGS[key]
     return {
-        "median_ms": timing.median_ms,
-        "ratio_to_numpy": timing.median_ms / numpy_ms,
-        "min_ms": min(timing.samples_ms),
-        "max_ms": max(timing.samples_ms),
-        "samples": len(timing.samples_ms),
-        "calls_per_sample": timing.number,
-        "max_abs_error": result.max_abs_error[column],
+        "clock": setting.clock_name,
+        "environment": setting.environment,
+        "pinned_to_one_core": setting.one_core,
+        "columns": {c: column_json(runs, c, flops) for c in runs.columns()},
+        "unavailable": runs.unavailable(),
+        "threads": runs.processes[0]["threads"] if runs.processes else None,
+        "processes": [process["timings"] for process in runs.processes],
     }
 
 
@@ -474,36 +614,37 @@ def compile_json(times: CompileTimes) -> dict[str, Any]:
 
 def workload_json(result: WorkloadResult) -> dict[str, Any]:
     workload = result.workload
+    flops = total_flops(result.contractions)
     return {
         "title": workload.title,
         "tolerance": {"rtol": workload.rtol, "atol": workload.atol},
-        "columns": {c: column_json(result, c) for c in COLUMNS if c in result.timings},
-        "unavailable": result.unavailable,
-        "max_abs_error": result.max_abs_error,
+        "contractions": [c.as_dict() for c in result.contractions],
+        "matmul_flops": flops,
+        "settings": {key: setting_json(key, runs, flops) for key, runs in result.settings.items()},
         "compile_ms": compile_json(result.compile),
         "first_call_ms": result.first_call_ms,
+        "startup": result.startup,
         "memory": {column: asdict(use) for column, use in result.memory.items()},
         "c_structure": result.structure.as_dict(),
     }
 
 
-def write_json(path: str, run: Run, results: list[WorkloadResult], machine: dict) -> None:
+def build_report(run: Run, results: list[WorkloadResult], machine: dict) -> dict[str, Any]:
+    """Every figure of the run, as written by --json; the targets are judged on it."""
     workloads: dict[str, Any] = {r.workload.id: workload_json(r) for r in results}
     for workload_id in run.selected_skips:
         title, reason = SKIPPED[workload_id]
         workloads[workload_id] = {"title": title, "skipped": reason}
-    report = {
+    return {
         "machine": machine,
-        "settings": {**asdict(run.settings), "quick": run.quick},
-        "ratio": "median time / numpy eager median time (lower is faster)",
+        "settings": {**asdict(run.settings), "quick": run.quick, "processes": run.processes},
+        "ratio": "median over processes of (time / numpy eager time) in the same process",
         "workloads": workloads,
+        "dispatch": run.dispatch,
         "kernels": {name: structure.as_dict() for name, structure in run.kernels.items()},
-        "notes": report_notes(run, results, machine),
+        "notes": report_notes(run, results),
         "failures": run.failures,
     }
-    with open(path, "w") as handle:
-        json.dump(report, handle, indent=2, default=str)
-        handle.write("\n")
 
 
 # ----- command line --------------------------------------------------------------------------
@@ -512,9 +653,23 @@ def write_json(path: str, run: Run, results: list[WorkloadResult], machine: dict
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated workload ids, e.g. W1,W3")
-    parser.add_argument("--quick", action="store_true", help="few samples (smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help="few samples, one process, no torch.compile"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help=f"fresh processes per workload and thread setting (default {DEFAULT_PROCESSES}, "
+        "1 with --quick)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.processes is None:
+        args.processes = 1 if args.quick else DEFAULT_PROCESSES
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1, got {args.processes}")
+    return args
 
 
 def select(only: str | None) -> tuple[list[Workload], list[str]]:
@@ -530,7 +685,8 @@ def select(only: str | None) -> tuple[list[Workload], list[str]]:
 
 
 def with_fresh_inductor_cache(body: Callable[[], int]) -> int:
-    """Run `body` with torch.compile's on-disk cache in a new directory, removed afterwards."""
+    """Run `body` with torch.compile's on-disk cache in a new directory, removed afterwards
+    (the measuring processes inherit the variable)."""
     with tempfile.TemporaryDirectory(prefix="bench-inductor-") as directory:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = directory
         return body()
@@ -539,14 +695,20 @@ def with_fresh_inductor_cache(body: Callable[[], int]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     workloads, skipped = select(args.only)
-    run = Run(QUICK if args.quick else FULL, args.quick, skipped)
+    run = Run(args.quick, args.processes, skipped)
     machine = machine_info()
     print(f"aidjit benchmark: {len(workloads)} workload(s)", file=sys.stderr)
     results = [run_workload(run, workload) for workload in workloads]
+    run.dispatch = optional_measurement(DISPATCH, run.settings)
     run.kernels = kernel_structures()
-    print_report(run, results, machine)
+    report = build_report(run, results, machine)
+    verdicts = evaluate(report)
+    report["targets"] = [verdict.as_dict() for verdict in verdicts]
+    print_report(run, results, machine, verdicts)
     if args.json:
-        write_json(args.json, run, results, machine)
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2, default=str)
+            handle.write("\n")
         print(f"\nwrote {args.json}")
     return 1 if run.failures else 0
 

@@ -11,8 +11,12 @@ Each column is a zero-argument callable doing one call of one implementation. Me
 4. interleaving: round r takes sample r of every column in turn, so a burst of load from the
    other core (the machine is shared) hits all columns alike and ratios stay comparable.
 
-A sample is one `time.perf_counter()` interval around `number` calls with the garbage collector
-off, as `timeit` does. The figure reported is the median over samples of the time per call.
+A sample is one interval of a clock around `number` calls with the garbage collector off, as
+`timeit` does. The figure reported is the median over samples of the time per call. The clock is
+wall time (`WALL`, `time.perf_counter`) for the columns at the libraries' default threads, and
+the process's CPU time (`CPU`, `time.process_time`: every thread of the process, so JAX's worker
+thread counts too) for the single-thread columns, whose process is pinned to one core: on a
+shared machine CPU time leaves out the time the core spent on other work.
 """
 
 from __future__ import annotations
@@ -29,10 +33,17 @@ import numpy as np
 
 MIN_WARMUP_CALLS = 3
 
+Clock = Callable[[], float]
+WALL: Clock = time.perf_counter
+CPU: Clock = time.process_time
+
 # Names of the columns every workload has (bench/run.py); peers add their own.
 NUMPY = "numpy eager"
 EAGER = "aidjit eager tape"
 COMPILED = "aidjit compiled"
+JIT = "aidjit.jit"
+# Not the workload: numpy's matmul on the shapes of the workload's matmuls (bench/flops.py).
+SGEMM = "numpy sgemm"
 
 
 @dataclass(frozen=True)
@@ -72,27 +83,27 @@ class Timing:
         return statistics.median(self.samples_ms)
 
 
-def _sample(call: Callable[[], Any], number: int) -> float:
-    """Seconds per call over `number` back-to-back calls, garbage collector off."""
+def _sample(call: Callable[[], Any], number: int, clock: Clock) -> float:
+    """Seconds of `clock` per call over `number` back-to-back calls, garbage collector off."""
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             call()
-        return (time.perf_counter() - start) / number
+        return (clock() - start) / number
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _warm_up(call: Callable[[], Any], settings: Settings) -> float:
+def _warm_up(call: Callable[[], Any], settings: Settings, clock: Clock) -> float:
     """Call until warm; return the fastest single call seen (seconds), the batching estimate."""
     fastest = math.inf
     calls = 0
     deadline = time.perf_counter() + settings.warmup_s
     while calls < MIN_WARMUP_CALLS or time.perf_counter() < deadline:
-        fastest = min(fastest, _sample(call, 1))
+        fastest = min(fastest, _sample(call, 1, clock))
         calls += 1
     return fastest
 
@@ -105,15 +116,15 @@ def _plan(per_call_s: float, settings: Settings) -> tuple[int, int]:
     return number, samples
 
 
-def measure(columns: list[Column], settings: Settings) -> dict[str, Timing]:
-    """Median-ready timings of every column, samples interleaved across columns."""
-    plans = {c.name: _plan(_warm_up(c.call, settings), settings) for c in columns}
+def measure(columns: list[Column], settings: Settings, clock: Clock = WALL) -> dict[str, Timing]:
+    """Median-ready timings of every column by `clock`, samples interleaved across columns."""
+    plans = {c.name: _plan(_warm_up(c.call, settings, clock), settings) for c in columns}
     timings = {name: Timing(number) for name, (number, _) in plans.items()}
     rounds = max(samples for _, samples in plans.values())
     for round_index in range(rounds):
         for column in columns:
             number, samples = plans[column.name]
             if round_index < samples:
-                seconds = _sample(column.call, number)
+                seconds = _sample(column.call, number, clock)
                 timings[column.name].samples_ms.append(seconds * 1e3)
     return timings

@@ -17,13 +17,29 @@ files are left in place: deleting them would let two processes hold "the" lock o
 inodes. A damaged entry is rebuilt, not loaded: before a disk hit the ``.so`` must match its
 digest (so garbage is never handed to dlopen) and must dlopen.
 
+Two layers share the directory. The one above keys a shared object by its C source. Above it,
+:func:`find_kernel` and :func:`store_kernel` key a *compiled function* by its trace (see
+`aidjit.compile_key`: computed before any pass runs) and record, as ``<key>.kernel.json``, what
+loading it needs: which C-keyed ``.so``, its symbol and prototype, its argument specs and
+workspace size, and the structure `Stats` reports. A warm start reads that record, checks the
+``.so`` against its digest and dlopens it: no pass, no C, no xDSL import. The record is
+written (atomically) only once its ``.so`` and digest are in place, so it never names a missing
+or half-written file; a record that does not parse, or whose ``.so`` fails its digest or does
+not load, is a miss, and the compile that follows rebuilds what is damaged. The C layer keeps
+earning its keep under the new one: a change to aidjit's source (or an equivalent pipeline
+string) changes every graph key, but passes that give the same C as before still find their
+``.so`` and skip the compiler (``Stats.cache == "source"``).
+
 Environment faults: a cache directory that cannot be created or written (a path under a regular
 file, no permission, a full disk: any OSError) is reported with a ``RuntimeWarning`` naming it,
 and this process builds in a private temporary directory instead (removed at exit). Only if that
 fails too does a build raise :class:`aidjit.CacheError`; never a raw OSError.
 """
 
+from __future__ import annotations
+
 import atexit
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -32,14 +48,13 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from aidjit.debug import debug_log
 from aidjit.errors import AidjitError, CacheError
-from aidjit.runtime.loader import LibraryLoadError, load_library
 from aidjit.runtime.toolchain import Toolchain, compile_shared, host_fingerprint
 
 CACHE_VERSION = "1"
@@ -121,6 +136,133 @@ def clear_memory_cache() -> None:
     """Forget what this process learnt (verified entries, unusable directories): check again."""
     _verified.clear()
     _directories.clear()
+    _kernels.clear()
+
+
+# ----- kernels: compiled functions by the key of their trace ------------------------------------
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A compiled function as the loader needs it, without its IR: a ``.kernel.json`` record.
+
+    ``inputs``/``outputs`` are (shape, dtype name) per argument, ``info`` what `Stats` shows
+    of the program (op counts, loop nests, workspace) and the stages its pipeline reached.
+    """
+
+    source_key: str
+    """The C-keyed entry holding the shared object."""
+    symbol: str
+    prototype: str
+    inputs: tuple[tuple[tuple[int, ...], str], ...]
+    outputs: tuple[tuple[tuple[int, ...], str], ...]
+    workspace_bytes: int
+    info: dict[str, Any]
+
+    def so_path(self, directory: Path) -> Path:
+        return directory / self.source_key[:2] / f"{self.source_key}.so"
+
+    @classmethod
+    def from_json(cls, text: str) -> Kernel:
+        """Parse a record; raises ValueError, KeyError or TypeError if it is damaged."""
+        data = json.loads(text)
+        specs = {
+            side: tuple((tuple(int(d) for d in shape), str(dtype)) for shape, dtype in data[side])
+            for side in ("inputs", "outputs")
+        }
+        kernel = cls(
+            str(data["source_key"]),
+            str(data["symbol"]),
+            str(data["prototype"]),
+            specs["inputs"],
+            specs["outputs"],
+            int(data["workspace_bytes"]),
+            dict(data["info"]),
+        )
+        if len(kernel.source_key) != 64:
+            raise ValueError(f"not a cache key: {kernel.source_key!r}")
+        return kernel
+
+
+# Kernels found or stored by this process, by (directory, key).
+_kernels: dict[tuple[Path, str], Kernel] = {}
+
+
+def find_kernel(key: str) -> tuple[Kernel, Path, Hit] | None:
+    """The recorded kernel for ``key``, its ``.so`` path and where it was found; None on a miss.
+
+    A disk hit needs a record that parses and a ``.so`` matching its digest; whether it loads is
+    the loader's to find out (then call :func:`forget_kernel` and compile).
+    """
+    directory = cache_dir()
+    known = _kernels.get((directory, key))
+    if known is not None and known.so_path(directory) in _verified:
+        if known.so_path(directory).is_file():
+            debug_log(4, f"kernel hit (memory): {key}")
+            return known, known.so_path(directory), "memory"
+    record = _kernel_record(directory, key)
+    try:
+        kernel = Kernel.from_json(record.read_text())
+    except OSError:
+        debug_log(4, f"kernel miss: {record}")
+        return None
+    except (ValueError, KeyError, TypeError) as error:
+        debug_log(4, f"kernel record damaged ({error!r}), compiling again: {record}")
+        return None
+    so_path = kernel.so_path(directory)
+    if not _digest_matches(so_path):
+        debug_log(4, f"kernel record names a missing or damaged object, compiling again: {so_path}")
+        return None
+    _kernels[directory, key] = kernel
+    _verified.add(so_path)
+    debug_log(4, f"kernel hit (disk): {record}")
+    return kernel, so_path, "disk"
+
+
+def store_kernel(key: str, kernel: Kernel) -> None:
+    """Record ``kernel`` under ``key`` (after its ``.so`` is in place). A record that cannot be
+    written only costs the next process its passes: logged at debug level 3, not raised."""
+    directory = cache_dir()
+    _kernels[directory, key] = kernel
+    record = _kernel_record(directory, key)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(record, json.dumps(asdict(kernel)).encode())
+    except OSError as error:
+        debug_log(3, f"could not record kernel {key}: {error}")
+
+
+def forget_kernel(key: str) -> None:
+    """Drop what this process knows of ``key`` (its ``.so`` did not load): check again."""
+    found = _kernels.pop((cache_dir(), key), None)
+    if found is not None:
+        _verified.discard(found.so_path(cache_dir()))
+
+
+@contextmanager
+def kernel_lock(key: str) -> Iterator[None]:
+    """Hold the lock of kernel ``key`` while compiling it, so that two processes (or threads)
+    compiling one function run its passes once. Without a usable directory, no lock."""
+    lock_path = _kernel_record(cache_dir(), key).with_suffix(".lock")
+    with ExitStack() as stack:
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(_locked(lock_path))
+        except OSError as error:
+            debug_log(3, f"compiling kernel {key} without a lock: {error}")
+        yield
+
+
+def _kernel_record(directory: Path, key: str) -> Path:
+    return directory / key[:2] / f"{key}.kernel.json"
+
+
+def _digest_matches(so_path: Path) -> bool:
+    try:
+        expected = so_path.with_suffix(".sha256").read_text().strip()
+        return hashlib.sha256(so_path.read_bytes()).hexdigest() == expected
+    except OSError:
+        return False
 
 
 def _build_in(directory: Path, key: str, c_source: str, toolchain: Toolchain) -> BuildResult:
@@ -187,18 +329,16 @@ def _build_on_disk(c_source: str, toolchain: Toolchain, so_path: Path) -> Hit:
 
 def _is_valid(so_path: Path) -> bool:
     """Whether ``so_path`` is complete, matches its recorded digest, and dlopens."""
-    try:
-        expected = so_path.with_suffix(".sha256").read_text().strip()
-        actual = hashlib.sha256(so_path.read_bytes()).hexdigest()
-    except OSError:  # missing, or unreadable: build it (a write that fails too is reported)
-        return False
-    if actual != expected:
-        debug_log(4, f"cache entry damaged (digest mismatch), rebuilding: {so_path}")
+    # Missing or unreadable: build it (a write that fails too is reported).
+    if not _digest_matches(so_path):
+        debug_log(4, f"cache entry missing or damaged (digest mismatch), building: {so_path}")
         return False
     try:
-        load_library(so_path)
-    except LibraryLoadError as error:
-        debug_log(4, f"cache entry does not load, rebuilding: {error}")
+        # dlopen through ctypes, not the loader's cffi: `cffi.FFI()` costs ~35 ms (pycparser),
+        # which a warm start cannot afford for a check.
+        ctypes.CDLL(str(so_path))
+    except OSError as error:
+        debug_log(4, f"cache entry does not load, rebuilding: {so_path}: {error}")
         return False
     return True
 

@@ -35,7 +35,7 @@ from typing import IO, Any, ClassVar
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects import arith, func, math, memref, scf
+from xdsl.dialects import arith, func, math, memref, scf, vector
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     FloatAttr,
@@ -45,14 +45,20 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     NoneAttr,
     StridedLayoutAttr,
+    VectorType,
+    i1,
 )
 from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
 from xdsl.traits import SymbolTable
 from xdsl.utils.target import Target
 
+from aidjit.dialects.xdsl_fixes import VECTOR_AWARE_OPS
 from aidjit.dtypes import INDEX, LOOP_DTYPES
 from aidjit.errors import UnsupportedError, blame
+from aidjit.runtime import emit_vector
+from aidjit.runtime.emit_vector import mask_short, touches_vectors, vector_name
 from aidjit.runtime.strided import StridedLayout, row_major, static_layout, subview_layout
+from aidjit.transforms.parallelize_outer_loops import NUM_THREADS, trip_count
 
 # --- types -----------------------------------------------------------------------------------
 
@@ -71,9 +77,24 @@ def _unsupported(op: Operation, what: str) -> UnsupportedError:
 
 
 def _c_type(type_: Attribute, op: Operation) -> str:
+    if isinstance(type_, VectorType):
+        return _vector_c_type(type_, op)
     if type_ not in _C_TYPES:
         raise _unsupported(op, f"unsupported type {type_}")
     return _C_TYPES[type_]
+
+
+def _vector_c_type(type_: VectorType, op: Operation) -> str:
+    """`aidjit_v16f32` for `vector<16xf32>` (see runtime/emit_vector.py). An `i1` vector is a
+    mask whose lanes are as wide as the lanes it compared: `_FunctionEmitter.c_type` knows
+    which, this function only the 32-bit default (masks of f32/i32 comparisons)."""
+    element = _c_type(type_.get_element_type(), op)
+    lanes = type_.get_shape()
+    if len(lanes) != 1 or lanes[0] < 1 or lanes[0] & (lanes[0] - 1):
+        raise _unsupported(op, f"vector type {type_} (one dimension, a power-of-two length)")
+    if element == "bool":
+        return vector_name(lanes[0], "int32_t", mask_short(4))
+    return vector_name(lanes[0], element, _SHORT_NAMES[element])
 
 
 def _memref_type(type_: Attribute, op: Operation) -> MemRefType:
@@ -293,6 +314,13 @@ _EXPRESSIONS: dict[type[Operation], CExpr] = {
     arith.AndIOp: CExpr("{0} & {1}"),
     arith.OrIOp: CExpr("{0} | {1}"),
     arith.XOrIOp: CExpr("{0} ^ {1}"),
+    # Shifting left in the unsigned twin wraps, as MLIR's shli does, where a signed shift of a
+    # negative value is undefined in C; `>>` of a signed value is arithmetic in gcc and clang.
+    arith.ShLIOp: CExpr("({t})(({u}){0} << {1})"),
+    arith.ShRSIOp: CExpr("{0} >> {1}"),
+    # The same bits as another type, through a union (C99 defines that reading): for a float
+    # operand `{u}` is its own type (floats have no unsigned twin). gcc compiles it to no code.
+    arith.BitcastOp: CExpr("((union {{ {u} from; {t} to; }}){{ {0} }}).to"),
     arith.IndexCastOp: CExpr("({t}){0}"),
     arith.SIToFPOp: CExpr("({t}){0}"),
     arith.UIToFPOp: CExpr("({t})({u}){0}"),
@@ -316,6 +344,9 @@ _EXPRESSIONS: dict[type[Operation], CExpr] = {
     math.FmaOp: _libm("fma"),
     math.CopySignOp: _libm("copysign"),
 }
+
+# The vector-aware comparisons and select that aidjit's parser builds are written as xDSL's.
+_EXPRESSIONS.update({op: _EXPRESSIONS[op.__base__] for op in VECTOR_AWARE_OPS})
 
 # libm functions with vector variants in glibc's libmvec (x86-64, glibc >= 2.35). Declaring
 # another one `declare simd` would make gcc call a `_ZGV...` symbol that does not exist; sqrt,
@@ -388,6 +419,11 @@ class _ModuleNeeds:
 
     libm: dict[tuple[str, str], None] = field(default_factory=dict)
     helpers: dict[tuple[str, str], None] = field(default_factory=dict)
+    vector_helpers: dict[tuple[str, VectorType], None] = field(default_factory=dict)
+    """`emit_vector.HELPERS` (load, store, maximum, ...) by the vector type they take."""
+    reductions: dict[tuple[str, VectorType], None] = field(default_factory=dict)
+    intrinsic_bits: set[int] = field(default_factory=set)
+    """Widths of the vector FMA and square root intrinsics (<immintrin.h>) used."""
     allocates: bool = False
     narrows: bool = False
     """A function converts float64 to float32: see NO_SLP_GUARD."""
@@ -409,6 +445,8 @@ class _FunctionEmitter:
     """C names of the pointers into the workspace (see `_emit_view`)."""
     nests: list[list[str]] = field(default_factory=list)
     """The static functions its top-level loop nests became (see `_emit_top_level_for`)."""
+    mask_types: dict[SSAValue, str] = field(default_factory=dict)
+    """C types of `i1` vectors whose lanes are not 32 bits wide (see `_vector_c_type`)."""
 
     def fresh(self, prefix: str) -> str:
         number = self.counters.get(prefix, 0)
@@ -442,7 +480,7 @@ class _FunctionEmitter:
         self.yield_targets.pop()
 
     def op(self, op: Operation) -> None:
-        if isinstance(op, scf.ForOp) and self.depth == 1:
+        if isinstance(op, scf.ForOp | scf.ParallelOp) and self.depth == 1:
             _emit_top_level_for(self, op)
             return
         if type(op) in _STATEMENTS:
@@ -453,7 +491,13 @@ class _FunctionEmitter:
             return
         raise blame(UnsupportedError(f"C emitter does not support '{op.name}'"), op)
 
+    def c_type(self, value: SSAValue, op: Operation) -> str:
+        return self.mask_types.get(value) or _c_type(value.type, op)
+
     def expression(self, op: Operation, entry: CExpr) -> None:
+        if touches_vectors(op):
+            self.vector_expression(op, entry)
+            return
         (result,) = op.results
         result_type = _c_type(result.type, op)
         operand_type = _c_type(op.operands[0].type, op)
@@ -472,6 +516,74 @@ class _FunctionEmitter:
         operands = [self.expr(operand) for operand in op.operands]
         self.declare(result, result_type, entry.template_for(op).format(*operands, **fields))
 
+    def vector_expression(self, op: Operation, entry: CExpr) -> None:
+        """An arith or math op on vectors: GCC's operators where they mean the same as on
+        scalars, otherwise the spelling of runtime/emit_vector.py."""
+        (result,) = op.results
+        source = op.operands[0]
+        if not (
+            isinstance(source.type, VectorType)
+            and isinstance(result.type, VectorType)
+            and source.type.get_shape() == result.type.get_shape()
+        ):
+            raise _unsupported(op, f"mixing vectors and scalars ({source.type} -> {result.type})")
+        operands = [self.expr(operand) for operand in op.operands]
+        source_c = self.c_type(source, op)
+        result_c = _c_type(result.type, op)
+        kind = type(op).__base__ if type(op) in VECTOR_AWARE_OPS else type(op)
+        if isinstance(op, arith.CmpfOp | arith.CmpiOp):
+            table = emit_vector.CMPF if isinstance(op, arith.CmpfOp) else emit_vector.CMPI_SIGNED
+            template = table[op.predicate.value.data]
+            if template is None:
+                raise _unsupported(op, f"unsigned comparison of {source.type}")
+            result_c = self.mask_of(source.type, op)
+            init = template.format(*operands)
+        elif isinstance(op, arith.SelectOp):
+            mask = self.mask_of(result.type, op)
+            condition = operands[0]
+            if self.c_type(op.operands[0], op) != mask:
+                condition = f"__builtin_convertvector({condition}, {mask})"
+            init = (
+                f"({result_c})((({mask}){operands[1]} & {condition}) | "
+                f"(({mask}){operands[2]} & ~{condition}))"
+            )
+        elif kind in emit_vector.NATIVE:
+            if result.type.get_element_type() == i1:
+                result_c = source_c  # a mask combined with a mask keeps its lane width
+            # {t}/{u}: shli's cast to the unsigned twin (no UB in scalar C); GCC defines `<<`
+            # on signed vector lanes, so the vector type itself stands for both.
+            init = entry.template_for(op).format(*operands, t=result_c, u=result_c)
+        elif kind in emit_vector.CONVERSIONS:
+            init = f"__builtin_convertvector({operands[0]}, {result_c})"
+        elif isinstance(op, arith.BitcastOp):
+            init = f"({result_c}){operands[0]}"
+        elif kind in emit_vector.HELPER_CALLS:
+            helper = emit_vector.HELPER_CALLS[kind]
+            self.needs.vector_helpers[(helper, source.type)] = None
+            init = f"aidjit_{helper}_{_vector_short(source.type, op)}({', '.join(operands)})"
+        elif isinstance(op, math.FmaOp | math.SqrtOp):
+            init = f"{self.intrinsic(op, source.type)}({', '.join(operands)})"
+        else:
+            raise _unsupported(op, f"'{op.name}' on vectors ({source.type})")
+        self.declare(result, result_c, init)
+        if result_c != _c_type(result.type, op):
+            self.mask_types[result] = result_c
+
+    def mask_of(self, type_: VectorType, op: Operation) -> str:
+        """The integer vector a comparison of (or a blend of) `type_` lanes yields."""
+        lanes = type_.get_shape()[0]
+        element_bytes = _C_SIZES[_c_type(type_.get_element_type(), op)]
+        return vector_name(lanes, emit_vector.mask_c_type(element_bytes), mask_short(element_bytes))
+
+    def intrinsic(self, op: Operation, type_: VectorType) -> str:
+        element = _c_type(type_.get_element_type(), op)
+        bits = 8 * _C_SIZES[element] * type_.get_shape()[0]
+        name = emit_vector.intrinsic(op, bits, element)
+        if name is None:
+            raise _unsupported(op, f"'{op.name}' on {type_} (no {bits}-bit intrinsic)")
+        self.needs.intrinsic_bits.add(bits)
+        return name
+
     def element_address(self, op: Operation, ref: SSAValue, indices: Iterable[SSAValue]) -> str:
         """`arg0[i0 * 3 + i1]`: an element of a memref, at its layout's offset and strides
         (`arg0[5 + i0 * 8 + i1 * 2]` through a subview; row-major without a layout)."""
@@ -481,6 +593,11 @@ class _FunctionEmitter:
             for index, stride in zip(indices, layout.strides, strict=True)
         ]
         return f"{self.expr(ref)}[{' + '.join(term for term in terms if term != '0') or '0'}]"
+
+
+def _vector_short(type_: VectorType, op: Operation) -> str:
+    """`v16f32`: a vector type's name without the `aidjit_` prefix, for helper names."""
+    return _vector_c_type(type_, op).removeprefix("aidjit_")
 
 
 def _index_term(index: str, stride: int) -> str:
@@ -495,6 +612,13 @@ def _index_term(index: str, stride: int) -> str:
 
 def _emit_constant(emitter: _FunctionEmitter, op: arith.ConstantOp) -> None:
     """Constants are inlined as literals wherever they are used; negative ones in parentheses."""
+    if isinstance(op.value, DenseIntOrFPElementsAttr) and isinstance(op.result.type, VectorType):
+        element = _c_type(op.result.type.get_element_type(), op)
+        values = [_literal(value, element) for value in op.value.get_values()]
+        if len(values) == 1:  # a splat
+            values *= op.result.type.get_shape()[0]
+        emitter.names[op.result] = f"(({_c_type(op.result.type, op)}){{{', '.join(values)}}})"
+        return
     if not isinstance(op.value, IntegerAttr | FloatAttr):
         raise _unsupported(op, f"constant {op.value}")
     literal = _literal(op.value.value.data, _c_type(op.result.type, op))
@@ -509,6 +633,59 @@ def _emit_load(emitter: _FunctionEmitter, op: memref.LoadOp) -> None:
 def _emit_store(emitter: _FunctionEmitter, op: memref.StoreOp) -> None:
     address = emitter.element_address(op, op.memref, op.indices)
     emitter.line(f"{address} = {emitter.expr(op.value)};")
+
+
+def _emit_vector_load(emitter: _FunctionEmitter, op: vector.LoadOp) -> None:
+    """Lanes from the element the indices name on: an unaligned load (emit_vector's helper)."""
+    emitter.needs.vector_helpers[("load", op.result.type)] = None
+    address = emitter.element_address(op, op.base, op.indices)
+    name = _vector_short(op.result.type, op)
+    emitter.declare(op.result, _c_type(op.result.type, op), f"aidjit_load_{name}(&{address})")
+
+
+def _emit_vector_store(emitter: _FunctionEmitter, op: vector.StoreOp) -> None:
+    emitter.needs.vector_helpers[("store", op.vector.type)] = None
+    address = emitter.element_address(op, op.base, op.indices)
+    name = _vector_short(op.vector.type, op)
+    emitter.line(f"aidjit_store_{name}(&{address}, {emitter.expr(op.vector)});")
+
+
+def _emit_broadcast(emitter: _FunctionEmitter, op: vector.BroadcastOp) -> None:
+    """A scalar in every lane: a brace list, which gcc turns into one `vbroadcastss`."""
+    result_type = op.vector.type
+    if op.source.type == result_type:
+        emitter.names[op.vector] = emitter.expr(op.source)
+        return
+    if isinstance(op.source.type, VectorType):
+        raise _unsupported(op, f"broadcasting {op.source.type} (only scalars)")
+    lanes = ", ".join([emitter.expr(op.source)] * result_type.get_shape()[0])
+    c_type = _c_type(result_type, op)
+    emitter.declare(op.vector, c_type, f"({c_type}){{{lanes}}}")
+
+
+def _emit_vector_fma(emitter: _FunctionEmitter, op: vector.FMAOp) -> None:
+    operands = ", ".join(emitter.expr(value) for value in (op.lhs, op.rhs, op.acc))
+    init = f"{emitter.intrinsic(op, op.lhs.type)}({operands})"
+    emitter.declare(op.res, _c_type(op.res.type, op), init)
+
+
+# The value that leaves every lane unchanged, for `vector.reduction` without an accumulator:
+# -0.0 + x is x for every x (+0.0 + -0.0 would be +0.0), and maximum(-inf, x) is x, NaN too.
+_REDUCTION_IDENTITY = {"add": "-0.0", "mul": "1", "maximumf": "-INFINITY", "minimumf": "INFINITY"}
+
+
+def _emit_reduction(emitter: _FunctionEmitter, op: vector.ReductionOp) -> None:
+    """The lanes folded in order, lane 0 first, into the accumulator (emit_vector)."""
+    kind = emit_vector.reduction_kind(op)
+    if kind not in emit_vector.REDUCTION_KINDS:
+        raise _unsupported(op, f"reduction kind {kind}")
+    element = _c_type(op.dest.type, op)
+    if kind in ("maximumf", "minimumf"):
+        emitter.needs.helpers[(kind.removesuffix("f"), element)] = None
+    emitter.needs.reductions[(kind, op.vector.type)] = None
+    acc = emitter.expr(op.acc) if op.acc is not None else f"({element}){_REDUCTION_IDENTITY[kind]}"
+    name = f"aidjit_reduce_{kind}_{_vector_short(op.vector.type, op)}"
+    emitter.declare(op.dest, element, f"{name}({emitter.expr(op.vector)}, {acc})")
 
 
 def _allocation_bytes(memref_type: MemRefType, element_bytes: int, alignment: int) -> int:
@@ -527,6 +704,19 @@ def _emit_alloc(emitter: _FunctionEmitter, op: memref.AllocOp) -> None:
     init = f"aligned_alloc({alignment}, {size})"
     emitter.needs.allocates = True
     emitter.declare(op.memref, f"{element_type} *restrict", init, const=False)
+
+
+def _emit_alloca(emitter: _FunctionEmitter, op: memref.AllocaOp) -> None:
+    """A stack array, 64-byte aligned: the packed panels of a micro-kernel (tile-contractions),
+    private to the nest, and to each thread of a parallel loop."""
+    if op.dynamic_sizes or op.symbol_operands:
+        raise _unsupported(op, "dynamic allocation")
+    memref_type = _buffer_type(op.memref.type, op)
+    element_type = _c_type(memref_type.get_element_type(), op)
+    name = emitter.fresh("v")
+    size = max(memref_type.element_count(), 1)
+    emitter.line(f"{element_type} {name}[{size}] __attribute__((aligned(64)));")
+    emitter.names[op.memref] = name
 
 
 def _emit_dealloc(emitter: _FunctionEmitter, op: memref.DeallocOp) -> None:
@@ -556,7 +746,7 @@ def _emit_view(emitter: _FunctionEmitter, op: memref.ViewOp) -> None:
     emitter.workspace_views.add(emitter.names[op.result])
 
 
-def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
+def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelOp) -> None:
     """A loop nest of the function body that touches the workspace becomes a static function
     called once, whose pointer
     parameters are `restrict`: gcc honours `restrict` on parameters (also once it inlines the
@@ -578,12 +768,12 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
     if op.results or not emitter.workspace_views.intersection(parameters):
         # Values carried out of the loop stay in the caller; a nest over arguments only
         # already has `restrict` pointers.
-        _emit_for(emitter, op)
+        _STATEMENTS[type(op)](emitter, op)
         return
     stored = {
-        emitter.names[nested.memref]
+        emitter.names[target]
         for nested in op.walk()
-        if isinstance(nested, memref.StoreOp) and nested.memref not in inside
+        if (target := stored_memref(nested)) is not None and target not in inside
     }
     nest = _FunctionEmitter(emitter.needs, depth=1)
     declarations, renamed = [], {}
@@ -600,7 +790,7 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
             nest.names[value] = name  # a literal: no parameter
         elif name in renamed:
             nest.names[value] = renamed[name]  # every view of one buffer is one parameter
-    _emit_for(nest, op)
+    _STATEMENTS[type(op)](nest, op)
     symbol = f"aidjit_{emitter.symbol}_nest{len(emitter.nests)}"
     head = f"static void {symbol}({', '.join(declarations) or 'void'}) {{"
     if any(isinstance(nested, arith.TruncFOp) for nested in op.walk()):
@@ -655,6 +845,56 @@ def _emit_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
     emitter.line("}")
 
 
+PARALLEL_ALIGNMENT = 1024
+"""Iterations per OpenMP chunk of an innermost parallel loop are a multiple of this."""
+
+
+def _emit_parallel(emitter: _FunctionEmitter, op: scf.ParallelOp) -> None:
+    """A one-dimensional scf.parallel without reductions (what parallelize-outer-loops makes) is
+    a C for loop under `#pragma omp parallel for`, on the `aidjit.num_threads` threads the pass
+    recorded (a compile-time constant: part of the C source, so of the cache key; without it, or
+    with 1, the loop is serial). Built without -fopenmp, the pragma is ignored: the same loop,
+    the same results, on one thread.
+
+    `schedule(static)` gives each thread one fixed, contiguous block of iterations: which
+    iterations a thread runs does not depend on timing. An innermost loop (no loop inside) is
+    the one gcc vectorises, and gcc treats a loop's last elements (an epilogue after the vector
+    loop) with other code than the rest: narrower vectors, scalar libm calls, whose results
+    differ from libmvec's vector variants in the last bit. So that the same elements take the
+    epilogue whatever the thread count, each thread's block is a multiple of
+    `PARALLEL_ALIGNMENT` iterations (any vector length times unrolling): only the last block
+    has an epilogue, at the loop's own end, as on one thread."""
+    if len(op.lowerBound) != 1 or op.initVals:
+        raise _unsupported(op, "a multi-dimensional or reducing scf.parallel")
+    threads = op.attributes.get(NUM_THREADS)
+    count = threads.value.data if isinstance(threads, IntegerAttr) else 1
+    if count > 1:
+        schedule = "static"
+        trips = trip_count(op.lowerBound[0], op.upperBound[0], op.step[0])
+        if trips is not None and not any(isinstance(n, scf.ForOp) for n in op.body.walk()):
+            per_thread = -(-trips // count)
+            schedule += f", {-(-per_thread // PARALLEL_ALIGNMENT) * PARALLEL_ALIGNMENT}"
+        emitter.line(f"#pragma omp parallel for schedule({schedule}) num_threads({count})")
+    body = op.body.block
+    induction = emitter.fresh("i")
+    emitter.names[body.args[0]] = induction
+    step = emitter.expr(op.step[0])
+    increment = f"{induction}++" if step == "1" else f"{induction} += {step}"
+    emitter.line(
+        f"for ({_c_type(op.lowerBound[0].type, op)} {induction} = "
+        f"{emitter.expr(op.lowerBound[0])}; {induction} < {emitter.expr(op.upperBound[0])}; "
+        f"{increment}) {{"
+    )
+    emitter.block(body, [])
+    emitter.line("}")
+
+
+def _emit_reduce(emitter: _FunctionEmitter, op: scf.ReduceOp) -> None:
+    """The terminator of an scf.parallel body; only the form without reductions is made."""
+    if op.args:
+        raise _unsupported(op, "reductions of an scf.parallel")
+
+
 def _emit_if(emitter: _FunctionEmitter, op: scf.IfOp) -> None:
     """An if/else; results become variables declared before it and assigned at the yields."""
     targets = []
@@ -698,13 +938,21 @@ _STATEMENTS: dict[type[Operation], Callable[[_FunctionEmitter, Any], None]] = {
     memref.LoadOp: _emit_load,
     memref.StoreOp: _emit_store,
     memref.AllocOp: _emit_alloc,
+    memref.AllocaOp: _emit_alloca,
     memref.DeallocOp: _emit_dealloc,
     memref.GetGlobalOp: _emit_get_global,
     memref.ViewOp: _emit_view,
     memref.CollapseShapeOp: _emit_reshape,
     memref.ExpandShapeOp: _emit_reshape,
     memref.SubviewOp: _emit_subview,
+    vector.LoadOp: _emit_vector_load,
+    vector.StoreOp: _emit_vector_store,
+    vector.BroadcastOp: _emit_broadcast,
+    vector.FMAOp: _emit_vector_fma,
+    vector.ReductionOp: _emit_reduction,
     scf.ForOp: _emit_for,
+    scf.ParallelOp: _emit_parallel,
+    scf.ReduceOp: _emit_reduce,
     scf.IfOp: _emit_if,
     scf.YieldOp: _emit_yield,
     func.ReturnOp: _emit_return,
@@ -731,12 +979,22 @@ def view_source(value: SSAValue) -> SSAValue:
     return value
 
 
+def stored_memref(op: Operation) -> SSAValue | None:
+    """The memref a store (scalar or vector) writes to; None for any other op."""
+    if isinstance(op, memref.StoreOp):
+        return op.memref
+    if isinstance(op, vector.StoreOp):
+        return op.base
+    return None
+
+
 def _stored_arguments(func_op: func.FuncOp) -> set[SSAValue]:
     """Arguments stored to, directly or through a view (so they are not `const`)."""
     return {
-        view_source(op.memref)
+        source
         for op in func_op.walk()
-        if isinstance(op, memref.StoreOp) and isinstance(view_source(op.memref), BlockArgument)
+        if (target := stored_memref(op)) is not None
+        and isinstance(source := view_source(target), BlockArgument)
     }
 
 
@@ -855,6 +1113,71 @@ void *aligned_alloc(size_t alignment, size_t size);"""
 _TOP_LEVEL = (func.FuncOp, memref.GlobalOp)
 
 
+# The instruction set each intrinsic width needs: the pipeline's `vector-bytes` comes from the
+# CPU detected (aidjit.runtime.target) and the default flags build for it (-march=native), but
+# flags chosen by hand may not, and gcc's own error ("target specific option mismatch") would
+# not say why.
+_INTRINSIC_ISA = {512: "__AVX512F__", 256: "__FMA__", 128: "__FMA__"}
+
+
+def _intrinsics_prologue(needs: _ModuleNeeds) -> list[str]:
+    if not needs.intrinsic_bits:
+        return []
+    lines = ["#include <immintrin.h>"]
+    for bits in sorted(needs.intrinsic_bits):
+        macro = _INTRINSIC_ISA[bits]
+        lines += [
+            f"#ifndef {macro}",
+            f'#error "aidjit: this kernel uses {bits}-bit vectors: build it with -march=native '
+            f"(or flags enabling {macro.strip('_')}), or compile with a pipeline whose "
+            'vector-bytes these flags support"',
+            "#endif",
+        ]
+    return lines
+
+
+def _vector_typedefs(module: ModuleOp) -> list[str]:
+    """A typedef per vector type the module uses, each with its mask twin (integer lanes of
+    the same width, what comparing it yields)."""
+    found: dict[tuple[int, str], None] = {}
+    for op in module.walk():
+        for value in (*op.results, *op.operands, *_block_args(op)):
+            if isinstance(value.type, VectorType):
+                lanes = value.type.get_shape()[0]
+                element = _c_type(value.type.get_element_type(), op)
+                element = "int32_t" if element == "bool" else element
+                found[(lanes, element)] = None
+                found[(lanes, emit_vector.mask_c_type(_C_SIZES[element]))] = None
+    return [
+        emit_vector.typedef(lanes, element, _SHORT_NAMES[element], _C_SIZES[element])
+        for lanes, element in found
+    ]
+
+
+def _vector_helpers(needs: _ModuleNeeds) -> list[str]:
+    definitions = []
+    for helper, type_ in needs.vector_helpers:
+        lanes = type_.get_shape()[0]
+        element = _C_TYPES[type_.get_element_type()]
+        size = _C_SIZES[element]
+        definitions.append(
+            emit_vector.HELPERS[helper].substitute(
+                V=vector_name(lanes, element, _SHORT_NAMES[element]),
+                E=element,
+                M=vector_name(lanes, emit_vector.mask_c_type(size), mask_short(size)),
+                v=f"v{lanes}{_SHORT_NAMES[element]}",
+                N=lanes,
+            )
+        )
+    for kind, type_ in needs.reductions:
+        lanes = type_.get_shape()[0]
+        element = _C_TYPES[type_.get_element_type()]
+        short = _SHORT_NAMES[element]
+        vector_c = vector_name(lanes, element, short)
+        definitions.append(emit_vector.reduction_helper(kind, lanes, vector_c, element, short))
+    return definitions
+
+
 def emit_c(module: ModuleOp) -> str:
     """The C source of a loop-level module: every func.func becomes an exported C function."""
     for op in module.ops:
@@ -866,11 +1189,13 @@ def emit_c(module: ModuleOp) -> str:
     globals_ = [_emit_global(op) for op in module.ops if isinstance(op, memref.GlobalOp)]
     functions = [_emit_function(op, needs) for op in module.ops if isinstance(op, func.FuncOp)]
     sections = [
-        [_INCLUDES],
+        [_INCLUDES, *_intrinsics_prologue(needs)],
         _libm_declarations(needs),
         [_ALIGNED_ALLOC] if needs.allocates else [],
         [NO_SLP_GUARD] if needs.narrows else [],
+        _vector_typedefs(module),
         [helper_definition(helper, c_type) for helper, c_type in needs.helpers],
+        _vector_helpers(needs),
         *globals_,
         *functions,
     ]

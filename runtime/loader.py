@@ -1,33 +1,55 @@
-"""Load a compiled shared object with cffi and call it with numpy arrays, checked in Python.
+"""Load a compiled shared object and call it with numpy arrays, every argument checked.
 
-This is the "load" step of the runtime (shared-object path -> Python callable). It uses cffi's ABI
-mode: no extension module to build per function (API mode costs ~0.33 s once). cffi itself costs
-~1.3 us per call for three arrays (PERF-NOTES); with every check below a call costs ~1.8 us, since
-the calling code is generated straight-line per function (see ``_make_caller``).
+This is the "load" step of the runtime (shared-object path -> Python callable). Two routes:
+
+- the dispatch extension (`aidjit.runtime.entry_point`), when the kernel's library exports its
+  thunk and the extension builds: checks, output allocation and the call in one C function,
+  ~0.5 us above the kernel for three arrays; anything it does not accept exactly (a list, a
+  non-contiguous array, a wrong dtype) comes back here, where `_checked_input` raises the error
+  or converts the input;
+- cffi's ABI mode otherwise (no Python headers, a test's hand-written library): a straight-line
+  caller generated per function (`_make_caller`), ~1.8 us for three arrays, each
+  ``ffi.from_buffer`` ~0.23 us of it.
 
 The C ABI every compiled function follows: all inputs first, then all outputs; every argument is a
 pointer to a C-contiguous buffer of its dtype (float32 -> ``float``, float64 -> ``double``, int64
 -> ``int64_t``); inputs are read-only, outputs are freshly allocated on every call. A function
 with temporaries takes one more, last argument: its workspace (``int8_t *``, the bytes the memory
-planner packed every temporary into), allocated once per function and calling thread
-(`Workspace`). Because C trusts those pointers blindly, each argument's dtype and shape is checked
-here, before any pointer reaches C, and the prototype is checked against the argument specs once,
-at load time.
+planner packed every temporary into), allocated once and reused (per calling thread on the cffi
+route, `Workspace`; from a pool of free ones in the extension). Because C trusts those pointers
+blindly, each argument's dtype and shape is checked before any pointer reaches C, and the
+prototype is checked against the argument specs once, at load time.
 """
 
+from __future__ import annotations
+
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cffi
 import numpy as np
 
 from aidjit.dtypes import INT8, TENSOR_DTYPES
-from aidjit.errors import ArgumentCountError, DTypeError, LibraryLoadError, ShapeError
+from aidjit.errors import (
+    AidjitError,
+    ArgumentCountError,
+    DTypeError,
+    LibraryLoadError,
+    ShapeError,
+)
+from aidjit.runtime.entry_point import RELEASE_GIL_BYTES, Mismatch, entry_module, thunk_symbol
+
+if TYPE_CHECKING:
+    import cffi
 
 C_TYPES: dict[np.dtype, str] = {row.numpy: row.c_type for row in TENSOR_DTYPES}
+BUFFER_FORMATS: dict[np.dtype, bytes] = {
+    dtype: memoryview(np.empty(0, dtype)).format.encode() for dtype in C_TYPES
+}
+"""What the buffer protocol calls each dtype here ("f", "d", "l"): asked of numpy, not assumed."""
 WORKSPACE_C_TYPE = INT8.c_type
 ALIGNMENT = 64
 
@@ -55,21 +77,24 @@ def load_library(path: Path, prototype: str = "") -> tuple[cffi.FFI, Any]:
     With an empty prototype this only checks that the object loads (the build cache uses it to
     validate an entry). Raises LibraryLoadError naming the file and the fix.
     """
+    import cffi  # here: only the cffi route pays for it
+
     ffi = cffi.FFI()
     if prototype:
         ffi.cdef(prototype if prototype.rstrip().endswith(";") else f"{prototype};")
     try:
         return ffi, ffi.dlopen(str(path))
     except OSError as error:
-        raise LibraryLoadError(
-            f"cannot load compiled library {path}: {error}\n"
-            "Delete that file (aidjit rebuilds a missing or damaged cache entry on the next "
-            "compile), or the whole cache directory ($AIDJIT_CACHE_DIR, default ~/.cache/aidjit)."
-        ) from error
+        raise _unloadable(path, error) from error
 
 
 class NativeFunction:
-    """A compiled C function called with numpy arrays: ``outputs = function(*inputs)``."""
+    """A compiled C function called with numpy arrays: ``outputs = function(*inputs)``.
+
+    With ``thunk`` (the library also exports `entry_point.packed_thunk`'s ``aj_packed_<symbol>``)
+    and the dispatch extension available, calls go through it: checks, allocation and the call
+    in one C function. Otherwise through cffi with the generated caller of `_make_caller`.
+    """
 
     def __init__(
         self,
@@ -79,50 +104,110 @@ class NativeFunction:
         inputs: Sequence[ArgSpec],
         outputs: Sequence[ArgSpec],
         workspace_bytes: int = 0,
+        *,
+        thunk: bool = False,
     ) -> None:
         self.so_path = so_path
         self.symbol = symbol
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.workspace_bytes = workspace_bytes
-        # The function pointer is only valid while ffi and lib live: keep both on the instance.
-        self._ffi, self._lib = load_library(so_path, prototype)
-        self._function = self._lookup(symbol)
-        self._check_prototype()
-        workspace = Workspace(self._ffi, workspace_bytes) if workspace_bytes else None
-        self._call = _make_caller(self._ffi, self._function, self.inputs, self.outputs, workspace)
+        self._check_prototype(prototype)
+        self._prototype = prototype
+        self._thunk = thunk
+        self._entries: dict[bool, Any] = {}
+        self._entry = self.entry_point()
+        if self._entry is None:
+            self._cffi_call = self._load_cffi()
 
     def __call__(self, *args: Any) -> tuple[np.ndarray, ...]:
         """Check ``args`` against the input specs, run the C function, return fresh outputs."""
+        entry = self._entry
+        if entry is not None:
+            try:
+                return entry(*args)
+            except Mismatch:
+                return self._checked_entry_call(args)
+        return self._cffi_call(*self._check_count(args))
+
+    def entry_point(self, single: bool = False) -> Callable[..., Any] | None:
+        """The dispatch extension's callable for this function (None without it): takes exactly
+        the compiled arrays, returns the outputs (the only one itself with ``single``), and
+        raises `Mismatch` for anything else, leaving the checks and messages to `__call__`."""
+        module = entry_module() if self._thunk else None
+        if module is None:
+            return None
+        if single not in self._entries:
+            self._entries[single] = self._make_entry(module, single)
+        return self._entries[single]
+
+    def __repr__(self) -> str:
+        return f"NativeFunction({self.symbol!r}, {str(self.so_path)!r})"
+
+    def _make_entry(self, module: Any, single: bool) -> Any:
+        specs = self.inputs + self.outputs
+        moved = sum(int(np.prod(spec.shape)) * spec.dtype.itemsize for spec in specs)
+        try:
+            return module.Entry(
+                str(self.so_path),
+                thunk_symbol(self.symbol),
+                tuple((BUFFER_FORMATS[s.dtype], s.dtype.itemsize, s.shape) for s in self.inputs),
+                tuple((s.shape, s.dtype) for s in self.outputs),
+                self.workspace_bytes,
+                np.ndarray,
+                np.empty,
+                single,
+                # Decided here, once: the GIL is kept around a call moving fewer bytes.
+                0 if moved >= RELEASE_GIL_BYTES else moved + 1,
+            )
+        except LookupError as error:
+            raise _missing_symbol(self.so_path, thunk_symbol(self.symbol), error) from error
+        except OSError as error:
+            raise _unloadable(self.so_path, error) from error
+
+    def _checked_entry_call(self, args: Sequence[Any]) -> tuple[np.ndarray, ...]:
+        """A call the entry refused: raise the error a user should see, or convert the inputs
+        (copy a non-contiguous array, make an array of a list or a scalar) and call again."""
+        arrays = check_inputs(self.symbol, self.inputs, args)
+        # An equal dtype may still be spelled differently (int64 as "q"): view as the spec's.
+        views = [array.view(spec.dtype) for array, spec in zip(arrays, self.inputs, strict=True)]
+        try:
+            return self._entry(*views)  # type: ignore[misc]
+        except Mismatch:
+            raise AidjitError(
+                f"{self.symbol}: the dispatch extension refused arguments that pass every check "
+                "(a bug in aidjit)"
+            ) from None
+
+    def _check_count(self, args: Sequence[Any]) -> Sequence[Any]:
         if len(args) != len(self.inputs):
             names = ", ".join(spec.name for spec in self.inputs)
             raise ArgumentCountError(
                 f"{self.symbol}() takes {len(self.inputs)} array arguments ({names}), "
                 f"got {len(args)}"
             )
-        return self._call(*args)
+        return args
 
-    def __repr__(self) -> str:
-        return f"NativeFunction({self.symbol!r}, {str(self.so_path)!r})"
-
-    def _lookup(self, symbol: str) -> Any:
-        """Return the cffi function object for ``symbol`` or a LibraryLoadError naming it."""
+    def _load_cffi(self) -> Callable[..., tuple[np.ndarray, ...]]:
+        """The cffi route: dlopen with the prototype, the generated caller of `_make_caller`."""
+        # The function pointer is only valid while ffi and lib live: the caller keeps both.
+        ffi, lib = load_library(self.so_path, self._prototype)
         try:
-            return getattr(self._lib, symbol)
+            function = getattr(lib, self.symbol)
         except AttributeError as error:
-            raise LibraryLoadError(
-                f"{self.so_path} does not export {symbol!r} as declared: {error}"
-            ) from error
+            raise _missing_symbol(self.so_path, self.symbol, error) from error
+        workspace = Workspace(ffi, self.workspace_bytes) if self.workspace_bytes else None
+        return _make_caller(ffi, function, self.inputs, self.outputs, workspace, lib)
 
-    def _check_prototype(self) -> None:
+    def _check_prototype(self, prototype: str) -> None:
         """Reject a prototype whose parameters disagree with the specs: C would misread memory."""
-        parameters = self._ffi.typeof(self._function).args
+        parameters = _parameter_types(prototype)
         specs = self.inputs + self.outputs
         if self.workspace_bytes:
-            last = parameters[-1]
-            if last.kind != "pointer" or last.item.cname != WORKSPACE_C_TYPE:
+            last = parameters[-1] if parameters else "void"
+            if last != f"{WORKSPACE_C_TYPE} *":
                 raise LibraryLoadError(
-                    f"{self.symbol}: the last parameter is '{last.cname}' in the prototype, "
+                    f"{self.symbol}: the last parameter is '{last}' in the prototype, "
                     f"expected the workspace, '{WORKSPACE_C_TYPE} *'"
                 )
             parameters = parameters[:-1]
@@ -134,12 +219,46 @@ class NativeFunction:
                 "were specified"
             )
         for position, (parameter, spec) in enumerate(zip(parameters, specs, strict=True)):
-            expected = C_TYPES[spec.dtype]
-            if parameter.kind != "pointer" or parameter.item.cname != expected:
+            expected = f"{C_TYPES[spec.dtype]} *"
+            if parameter != expected:
                 raise LibraryLoadError(
                     f"{self.symbol}: parameter {position} ({spec.name!r}) is "
-                    f"'{parameter.cname}' in the prototype, expected '{expected} *'"
+                    f"'{parameter}' in the prototype, expected '{expected}'"
                 )
+
+
+_QUALIFIERS = frozenset({"const", "volatile", "restrict", "__restrict", "__restrict__"})
+
+
+def _parameter_types(prototype: str) -> list[str]:
+    """The parameter types of a C prototype without qualifiers and names: `void f(const float
+    *restrict a, int64_t *b)` -> ['float *', 'int64_t *'] (read without cffi, whose first FFI
+    costs ~30 ms, so that the extension route never loads it)."""
+    inside = prototype[prototype.index("(") + 1 : prototype.rindex(")")].strip()
+    if inside in ("", "void"):
+        return []
+    types = []
+    for parameter in inside.split(","):
+        tokens = [t for t in re.findall(r"[A-Za-z_]\w*|\*", parameter) if t not in _QUALIFIERS]
+        stars = tokens.count("*")
+        if stars:
+            base = tokens[: tokens.index("*")]
+        else:  # a value parameter: its last word is the name unless the type stands alone
+            base = tokens[:-1] if len(tokens) > 1 else tokens
+        types.append(" ".join(base) + (" " + "*" * stars if stars else ""))
+    return types
+
+
+def _unloadable(path: Path, error: Exception) -> LibraryLoadError:
+    return LibraryLoadError(
+        f"cannot load compiled library {path}: {error}\n"
+        "Delete that file (aidjit rebuilds a missing or damaged cache entry on the next "
+        "compile), or the whole cache directory ($AIDJIT_CACHE_DIR, default ~/.cache/aidjit)."
+    )
+
+
+def _missing_symbol(path: Path, symbol: str, error: Exception) -> LibraryLoadError:
+    return LibraryLoadError(f"{path} does not export {symbol!r} as declared: {error}")
 
 
 class Workspace:
@@ -171,6 +290,7 @@ def _make_caller(
     inputs: tuple[ArgSpec, ...],
     outputs: tuple[ArgSpec, ...],
     workspace: Workspace | None = None,
+    library: Any = None,
 ) -> Callable[..., tuple[np.ndarray, ...]]:
     """Generate a straight-line Python function that checks, allocates and calls.
 
@@ -195,6 +315,7 @@ def _make_caller(
         "from_buffer": ffi.from_buffer,
         "function": function,
         "checked_input": _checked_input,
+        "library": library,  # kept alive with the caller: `function` points into it
     }
     lines = [f"def call({', '.join(f'a{i}' for i in range(len(inputs)))}):"]
     for i, spec in enumerate(inputs):

@@ -20,6 +20,16 @@ runs a self-test once per toolchain: it compiles the reproducers of those bugs, 
 aidjit emits today, with the toolchain's exact command line, and runs them. A failure logs a
 warning (logger ``"aidjit"``) and switches to fallback flags that pass. The verdict is recorded
 in the cache directory under the toolchain's identity, so later processes pay nothing.
+
+Probing a compiler (``cc --version``, where libmvec is, the self-test's record) runs 2-3
+subprocesses, 5-30 ms; a warm start must run none. So :func:`find_toolchain` keeps what it
+found per process, and on disk under the compiler's identity (its path, where that resolves to,
+the file's size and mtime) with the requested flags, the host CPU and a digest of the two source
+files that decide a probe (this one: flags, reproducers, fallbacks; emit_c: the helpers the
+reproducers are made of): a new process resolves the compiler on ``PATH`` (no subprocess) and
+reads one small JSON file. The reproducers' C comes
+from emit_c, which imports xDSL, so they are only built when a self-test runs
+(:func:`reproducers`).
 """
 
 import contextlib
@@ -32,20 +42,23 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aidjit.debug import debug_log
 from aidjit.errors import AidjitError, CompilationError, CompilerNotFoundError
-from aidjit.runtime.emit_c import GLOBAL_STORAGE, NO_SLP_GUARD, helper_definition
+
+if TYPE_CHECKING:
+    import subprocess
 
 logger = logging.getLogger("aidjit")
+
+OPENMP = "-fopenmp"
 
 DEFAULT_CFLAGS: tuple[str, ...] = (
     # Full optimisation: -O3 runs the loop vectoriser with its full cost model and unrolls.
@@ -60,6 +73,13 @@ DEFAULT_CFLAGS: tuple[str, ...] = (
     # Honour `#pragma omp simd` and `#pragma omp declare simd` (which make gcc call libmvec's
     # vector expf/tanhf/...) without linking the OpenMP runtime.
     "-fopenmp-simd",
+    # OpenMP proper, for the `#pragma omp parallel for` of loops parallelize-outer-loops made
+    # (compile and link: the driver adds libgomp and -pthread). Always on: gcc 12 builds
+    # identical code for a file without such pragmas and links no libgomp into it (checked on
+    # W1's kernel), so a one-thread kernel pays nothing. Dropped by find_toolchain when the
+    # compiler finds no OpenMP runtime; the pragmas are then ignored and the loops run serially,
+    # with the same results.
+    OPENMP,
     # Signed integer overflow wraps, as MLIR's arith.addi/subi/muli define it (the emitter
     # writes them as plain signed C arithmetic on index and i64 values).
     "-fwrapv",
@@ -85,6 +105,18 @@ DEFAULT_LDFLAGS: tuple[str, ...] = (
     # Undefined symbols become link errors (a CompilationError naming the C file) instead of a
     # dlopen failure later. Understood by GNU ld, gold and lld, i.e. any Linux toolchain.
     "-Wl,-z,defs",
+    # Never unloaded once loaded. A kernel with a parallel loop is what links libgomp into the
+    # process; dlclose of the last such kernel (its CompiledFunction collected) would unmap
+    # libgomp while its worker threads still spin in it, and the process crashed a moment
+    # later (reproduced: compile a parallel kernel, call it, drop it, sleep). Kernels are small
+    # and content-addressed, so keeping them mapped costs little; understood by GNU ld, gold
+    # and lld.
+    "-Wl,-z,nodelete",
+    # Calls between the kernel's own functions bind inside the shared object. Without it the
+    # dispatch thunk's call of a kernel named `step` went through the PLT to glibc's `step`
+    # (regexp.h), found first in the process's global scope, and crashed: any kernel named
+    # like an exported libc symbol would meet that. Understood by GNU ld, gold and lld.
+    "-Wl,-Bsymbolic",
     # glibc's vector math (_ZGVeN16v_expf, ...), called for functions declared
     # `#pragma omp declare simd`. Dropped by find_toolchain when the compiler cannot find it.
     "-lmvec",
@@ -132,20 +164,123 @@ def find_toolchain(
     With ``self_test`` (the default) the toolchain must pass :func:`run_self_test`, or its flags
     are replaced by a fallback that does (with a warning).
     """
-    path = _resolve_compiler(cc)
-    chosen = DEFAULT_CFLAGS if cflags is None else tuple(cflags)
+    identity = (_resolve_compiler(cc), _chosen_cflags(cflags), self_test)
+    known = _known(*identity)
+    if known is not None:
+        return known
+    path, chosen, _ = identity
+    toolchain = _probe(path, chosen)
+    verdict = _verdict(toolchain, _record_dir()) if self_test else None
+    record = _probe_record(*identity)
+    if record is not None:
+        recorded = None if verdict is None else dataclasses.asdict(verdict)
+        _write_record(record, {"toolchain": dataclasses.asdict(toolchain), "verdict": recorded})
+    _found[identity] = toolchain if verdict is None else _apply_verdict(toolchain, verdict)
+    return _found[identity]
+
+
+def recorded_toolchain(
+    cc: str | None = None, cflags: Sequence[str] | None = None
+) -> Toolchain | None:
+    """What ``find_toolchain(cc, cflags)`` returns, if that needs no subprocess (this process
+    found it before, or a disk record describes it); else None. Raises CompilerNotFoundError as
+    find_toolchain does: resolving the compiler on ``PATH`` runs nothing."""
+    return _known(_resolve_compiler(cc), _chosen_cflags(cflags), True)
+
+
+# Toolchains found by this process, by (compiler path, requested flags, self_test).
+_found: dict[tuple[str, tuple[str, ...], bool], Toolchain] = {}
+
+
+def _chosen_cflags(cflags: Sequence[str] | None) -> tuple[str, ...]:
+    return DEFAULT_CFLAGS if cflags is None else tuple(cflags)
+
+
+def _known(path: str, chosen: tuple[str, ...], self_test: bool) -> Toolchain | None:
+    """The toolchain found by this process, or recorded on disk (a recorded self-test failure
+    warns as a fresh one does); None if neither."""
+    identity = (path, chosen, self_test)
+    if identity not in _found:
+        record = _probe_record(*identity)
+        found = _read_probe(record) if record is not None else None
+        if found is None:
+            return None
+        toolchain, verdict = found
+        _found[identity] = toolchain if verdict is None else _apply_verdict(toolchain, verdict)
+    return _found[identity]
+
+
+def _probe(path: str, chosen: tuple[str, ...]) -> Toolchain:
+    """Ask the compiler for its version and libmvec: the subprocesses a warm start skips."""
     missing = tuple(flag for flag in REQUIRED_CFLAGS if flag not in chosen)
     ldflags = _available_ldflags(path)
     # Without libmvec the emitted C must not declare libm functions `omp declare simd`: gcc
     # would call vector symbols nothing defines (see emit_c's AIDJIT_NO_LIBMVEC guard).
     no_vector_math = () if LIBMVEC in ldflags else (NO_LIBMVEC_DEFINE,)
-    toolchain = Toolchain(
+    version = _compiler_version(path)
+    if OPENMP in chosen and not _finds_library(path, _openmp_runtime(version)):
+        debug_log(3, f"{path} cannot find its OpenMP runtime: parallel loops run serially")
+        chosen = tuple(flag for flag in chosen if flag != OPENMP)
+    return Toolchain(
         cc=path,
         cflags=chosen + missing + no_vector_math,
         ldflags=ldflags,
-        version=_compiler_version(path),
+        version=version,
     )
-    return _self_tested(toolchain) if self_test else toolchain
+
+
+def _openmp_runtime(version: str) -> str:
+    """The library `-fopenmp` links: clang's libomp, gcc's libgomp (shipped with gcc)."""
+    return "libomp.so" if "clang" in version else "libgomp.so"
+
+
+def _record_dir() -> Path:
+    # Imported here: the cache imports this module (it builds with a Toolchain).
+    from aidjit.runtime.cache import cache_dir
+
+    return cache_dir() / "toolchains"
+
+
+def _probe_record(path: str, chosen: tuple[str, ...], self_test: bool) -> Path | None:
+    """Where the probe of this compiler is recorded: a name derived from the compiler file's
+    identity (a changed or replaced compiler is probed again), or None if it cannot be stat'ed."""
+    from aidjit.compile_key import files_digest
+
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    identity = [
+        path,
+        os.path.realpath(path),
+        status.st_size,
+        status.st_mtime_ns,
+        chosen,
+        self_test,
+        host_fingerprint(),
+        files_digest(__name__, "aidjit.runtime.emit_c"),
+    ]
+    key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+    return _record_dir() / f"probe-{key}.json"
+
+
+def _read_probe(record: Path) -> "tuple[Toolchain, Verdict | None] | None":
+    """The recorded probe, or None if there is none or it is damaged (then probe again)."""
+    try:
+        data = json.loads(record.read_text())
+        fields = data["toolchain"]
+        toolchain = Toolchain(
+            cc=str(fields["cc"]),
+            cflags=tuple(map(str, fields["cflags"])),
+            ldflags=tuple(map(str, fields["ldflags"])),
+            version=str(fields["version"]),
+        )
+        recorded = data["verdict"]
+        if recorded is None:
+            return toolchain, None
+        return toolchain, Verdict(dict(recorded["failures"]), tuple(map(str, recorded["cflags"])))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def compile_shared(toolchain: Toolchain, c_path: Path, so_path: Path) -> None:
@@ -154,9 +289,7 @@ def compile_shared(toolchain: Toolchain, c_path: Path, so_path: Path) -> None:
     debug_log(3, f"compile: {shlex.join(command)}")
     start = time.perf_counter()
     try:
-        result = subprocess.run(
-            command, capture_output=True, encoding="utf-8", errors="replace", check=False
-        )
+        result = _run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
     except OSError as error:
         raise CompilerNotFoundError(f"could not run C compiler {toolchain.cc}: {error}") from error
     debug_log(3, f"compiled {c_path.name} in {time.perf_counter() - start:.3f} s")
@@ -167,6 +300,14 @@ def compile_shared(toolchain: Toolchain, c_path: Path, so_path: Path) -> None:
         f"C compiler failed (exit {result.returncode}) on {c_path}\n"
         f"command: {shlex.join(command)}\n{output}"
     )
+
+
+def _run(command: Sequence[str], **options: Any) -> "subprocess.CompletedProcess[str]":
+    """``subprocess.run``, imported on first use: ~5 ms a warm start (no probe, no compile)
+    does not pay."""
+    import subprocess
+
+    return subprocess.run(command, **options)
 
 
 def _resolve_compiler(cc: str | None) -> str:
@@ -191,7 +332,7 @@ def _resolve_compiler(cc: str | None) -> str:
 def _compiler_version(cc: str) -> str:
     """Return the first line of ``cc --version`` (part of the cache key)."""
     try:
-        result = subprocess.run(
+        result = _run(
             [cc, "--version"], capture_output=True, encoding="utf-8", errors="replace", check=False
         )
     except OSError as error:
@@ -205,20 +346,22 @@ def _compiler_version(cc: str) -> str:
 @functools.cache
 def _available_ldflags(cc: str) -> tuple[str, ...]:
     """Return DEFAULT_LDFLAGS, without -lmvec when this compiler cannot find libmvec."""
-    if _finds_libmvec(cc):
+    if _finds_library(cc, "libmvec.so"):
         return DEFAULT_LDFLAGS
     debug_log(3, f"{cc} cannot find libmvec: linking without vector math")
     return tuple(flag for flag in DEFAULT_LDFLAGS if flag != LIBMVEC)
 
 
-def _finds_libmvec(cc: str) -> bool:
-    """Ask the compiler driver where libmvec.so is; it echoes the bare name when it has none.
+@functools.cache
+def _finds_library(cc: str, name: str) -> bool:
+    """Ask the compiler driver where the library file `name` is; it echoes the bare name when
+    it has none.
 
     Cheaper than a trial link (no compile, no temporary files) and understood by gcc and clang.
     """
     try:
-        result = subprocess.run(
-            [cc, "-print-file-name=libmvec.so"],
+        result = _run(
+            [cc, f"-print-file-name={name}"],
             capture_output=True,
             encoding="utf-8",
             errors="replace",
@@ -261,6 +404,8 @@ class Reproducer:
 
 
 def _global_copy_source() -> str:
+    from aidjit.runtime.emit_c import GLOBAL_STORAGE
+
     # `lambda x: (x, C)` with C = [1,1,0,1,1,1,0,0,1.]: gcc 12.2 -march=native (AVX-512VL,
     # Skylake-like tuning) turned a copy out of a `static const` array into wrong vector
     # constants. The array is declared as emit_c declares globals today.
@@ -288,6 +433,8 @@ def _max_min_source() -> str:
     # `ops.relu(ops.abs(x))` and `ops.minimum(x * x, y)` on 16 floats: max/min of operands gcc
     # knows are non-negative crashed gcc 12.2 -O3 with AVX-512 (tree-ssa-sccvn ICE) while the
     # helpers tested a sign bit. The helpers are emit_c's own; the inputs cover NaN, +-0, +-inf.
+    from aidjit.runtime.emit_c import helper_definition
+
     return f"""\
 #include <math.h>
 #include <stdint.h>
@@ -337,6 +484,8 @@ def _round_trip_cast_source() -> str:
     # `ops.astype(ops.astype(x, float32), float64)` on a 3x4 array, as emit_c writes it: gcc
     # 12.2 -O3 -mavx2 (or -march=native) with SLP vectorisation forwarded the unrounded doubles
     # to the last four elements, unless the function turns SLP off as emit_c's does.
+    from aidjit.runtime.emit_c import NO_SLP_GUARD
+
     return f"""\
 #include <stdint.h>
 #include <stdlib.h>
@@ -374,24 +523,42 @@ int {SELF_TEST_ENTRY}(void) {{
 """
 
 
-REPRODUCERS: tuple[Reproducer, ...] = (
-    Reproducer(
-        "global-copy",
-        "gcc 12.2 -march=native on AVX-512 miscompiled a copy out of a constant array",
-        _global_copy_source(),
-    ),
-    Reproducer(
-        "nan-aware-max-min",
-        "gcc 12.2 -O3 on AVX-512 crashed on max/min of a non-negative operand",
-        _max_min_source(),
-    ),
-    Reproducer(
-        "round-trip-cast",
-        "gcc 12.2 -O3 -mavx2 SLP vectorisation dropped the rounding of a float64 -> float32 -> "
-        "float64 round trip",
-        _round_trip_cast_source(),
-    ),
-)
+def _make_reproducers() -> tuple[Reproducer, ...]:
+    return (
+        Reproducer(
+            "global-copy",
+            "gcc 12.2 -march=native on AVX-512 miscompiled a copy out of a constant array",
+            _global_copy_source(),
+        ),
+        Reproducer(
+            "nan-aware-max-min",
+            "gcc 12.2 -O3 on AVX-512 crashed on max/min of a non-negative operand",
+            _max_min_source(),
+        ),
+        Reproducer(
+            "round-trip-cast",
+            "gcc 12.2 -O3 -mavx2 SLP vectorisation dropped the rounding of a float64 -> float32 -> "
+            "float64 round trip",
+            _round_trip_cast_source(),
+        ),
+    )
+
+
+def reproducers() -> tuple[Reproducer, ...]:
+    """The reproducers a self-test runs, made on first use: their C is in the shape emit_c
+    emits, from emit_c's own helpers, and importing emit_c imports xDSL (~0.2 s), which a
+    process that finds its toolchain probe recorded never needs. ``REPRODUCERS`` names the same
+    tuple (and may be replaced, as a test does with the old emission)."""
+    if "REPRODUCERS" not in globals():
+        globals()["REPRODUCERS"] = _make_reproducers()
+    return globals()["REPRODUCERS"]
+
+
+def __getattr__(name: str) -> tuple[Reproducer, ...]:
+    """``REPRODUCERS``, made on first use (PEP 562): see :func:`reproducers`."""
+    if name == "REPRODUCERS":
+        return reproducers()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _without_slp_vectorizer(cflags: tuple[str, ...]) -> tuple[str, ...]:
@@ -439,6 +606,11 @@ def run_self_test(toolchain: Toolchain, record_dir: Path) -> Toolchain:
     reproducer and the flags chosen instead; if no fallback passes either, the original flags
     are kept, with a warning that results may be wrong.
     """
+    return _apply_verdict(toolchain, _verdict(toolchain, record_dir))
+
+
+def _verdict(toolchain: Toolchain, record_dir: Path) -> Verdict:
+    """The self-test's verdict on ``toolchain``: recorded in ``record_dir``, or run and recorded."""
     record = record_dir / f"{_self_test_key(toolchain)}.json"
     verdict = _read_verdict(record)
     if verdict is None:
@@ -449,7 +621,12 @@ def run_self_test(toolchain: Toolchain, record_dir: Path) -> Toolchain:
         except OSError:
             work_dir = None
         verdict = _judge(toolchain, work_dir)
-        _write_verdict(record, verdict)
+        _write_record(record, dataclasses.asdict(verdict))
+    return verdict
+
+
+def _apply_verdict(toolchain: Toolchain, verdict: Verdict) -> Toolchain:
+    """``toolchain`` with the flags ``verdict`` chose, warning when the self-test failed."""
     if not verdict.failures:
         return toolchain
     chosen = verdict.cflags
@@ -482,15 +659,32 @@ def self_test_failures(toolchain: Toolchain, work_dir: Path | None = None) -> di
 
     The files go to a temporary directory inside ``work_dir`` (default: the system's).
     """
+    found: dict[str, str | None] = {}
+    errors: list[Exception] = []
+
+    def run(reproducer: Reproducer, directory: Path) -> None:
+        try:
+            found[reproducer.name] = _try_reproducer(toolchain, reproducer, directory)
+        except Exception as error:  # noqa: BLE001 - raised below, in the calling thread
+            errors.append(error)
+
+    import tempfile  # here, as subprocess in `_run`
+
     with tempfile.TemporaryDirectory(prefix="aidjit-self-test-", dir=work_dir) as directory:
         # Concurrently: each reproducer is a compiler run and a child process, and the first
-        # compile of a new cache directory waits for all of them.
-        with ThreadPoolExecutor() as pool:
-            problems = pool.map(
-                lambda reproducer: _try_reproducer(toolchain, reproducer, Path(directory)),
-                REPRODUCERS,
-            )
-            found = dict(zip((r.name for r in REPRODUCERS), problems, strict=True))
+        # compile of a new cache directory waits for all of them. Plain threads, not an
+        # executor: a background build (tier "auto") may get here after the main thread has
+        # finished, when concurrent.futures refuses new work.
+        threads = [
+            threading.Thread(target=run, args=(reproducer, Path(directory)))
+            for reproducer in reproducers()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
     return {name: problem for name, problem in found.items() if problem is not None}
 
 
@@ -522,7 +716,7 @@ def _try_reproducer(toolchain: Toolchain, reproducer: Reproducer, directory: Pat
         f"import ctypes, sys; "
         f"sys.exit({WRONG_VALUES} if ctypes.CDLL(sys.argv[1]).{SELF_TEST_ENTRY}() else 0)"
     )
-    result = subprocess.run(
+    result = _run(
         [sys.executable, "-c", runner, str(so_path)], capture_output=True, text=True, check=False
     )
     if result.returncode == 0:
@@ -539,11 +733,11 @@ def _error_line(output: str) -> str:
 
 
 def _bug_of(name: str) -> str:
-    return next((r.bug for r in REPRODUCERS if r.name == name), "unknown reproducer")
+    return next((r.bug for r in reproducers() if r.name == name), "unknown reproducer")
 
 
 def _self_test_key(toolchain: Toolchain) -> str:
-    sources = [r.source for r in REPRODUCERS]
+    sources = [r.source for r in reproducers()]
     fallbacks = [f.__name__ for f in FALLBACKS]
     identity = [dataclasses.asdict(toolchain), host_fingerprint(), sources, fallbacks]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
@@ -561,22 +755,14 @@ def _read_verdict(record: Path) -> Verdict | None:
     return verdict
 
 
-def _write_verdict(record: Path, verdict: Verdict) -> None:
-    """Record ``verdict`` atomically; if that fails, the next process simply tests again."""
+def _write_record(record: Path, data: dict[str, object]) -> None:
+    """Record ``data`` atomically; if that fails, the next process simply probes again."""
     temporary = record.with_name(f"{record.name}.{os.getpid()}.tmp")
     try:
         record.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(dataclasses.asdict(verdict)))
+        temporary.write_text(json.dumps(data))
         os.replace(temporary, record)
     except OSError as error:
-        debug_log(3, f"could not record the toolchain self-test in {record}: {error}")
+        debug_log(3, f"could not record the toolchain probe in {record}: {error}")
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-
-
-@functools.cache
-def _self_tested(toolchain: Toolchain) -> Toolchain:
-    # Imported here: the cache imports this module (it builds with a Toolchain).
-    from aidjit.runtime.cache import cache_dir
-
-    return run_self_test(toolchain, cache_dir() / "toolchains")

@@ -19,6 +19,15 @@ os.environ.setdefault(
 # Verify the IR after every pass, not only at the end of each stage (aidjit.pipeline).
 os.environ.setdefault("AIDJIT_VERIFY_EACH_PASS", "1")
 
+# Build before returning (aidjit.api.Options.tier): a compile error is raised by the compile that
+# caused it, where the tests expect it. tests/api/test_startup.py asks for tier="auto" itself.
+os.environ.setdefault("AIDJIT_TIER", "optimized")
+
+# One thread per compiled kernel: the suite runs one pytest worker per core already, and OpenMP
+# workers spinning next to them would oversubscribe the cores. tests/runtime/test_threads.py
+# passes `threads=` itself and checks the results are bitwise the same at 1, 2 and 3.
+os.environ.setdefault("AIDJIT_NUM_THREADS", "1")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Options of the long differential-fuzzing run (tests/fuzz), read by tests/fuzz/conftest.py."""

@@ -15,6 +15,7 @@ is an error, and so is another spelling of Python (```py). Blocks in other langu
 README's first command, the demo, runs too (DEMO_TIMEOUT_S).
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,11 +35,17 @@ PAGE_TIMEOUT_S = 60
 DEMO_TIMEOUT_S = 120
 
 
+def _without_options(pipeline: str) -> str:
+    """A pipeline's pass names: the options of the schedules depend on the CPU detected."""
+    return re.sub(r"\{[^}]*\}", "", pipeline)
+
+
 def test_every_pass_is_in_the_pass_reference() -> None:
     reference = (DOCS / "passes.md").read_text()
-    for name in [*AIDJIT_PASSES, *aidjit.DEFAULT_PIPELINE.split(",")]:
+    default = _without_options(aidjit.DEFAULT_PIPELINE)
+    for name in [*AIDJIT_PASSES, *default.split(",")]:
         assert f"`{name}`" in reference, f"docs/passes.md does not document {name}"
-    assert aidjit.DEFAULT_PIPELINE in reference
+    assert default in _without_options(reference)
 
 
 def test_every_pass_docstring_has_a_summary_line() -> None:

@@ -14,6 +14,7 @@ float64 that the generated implementation rounds to the result type.
 
 from __future__ import annotations
 
+import itertools
 import math as pymath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,20 +23,26 @@ from typing import Any, cast
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects import arith, builtin, func, math, memref, scf
+from xdsl.dialects import arith, builtin, func, math, memref, scf, vector
 from xdsl.dialects.builtin import (
     DYNAMIC_INDEX,
+    AnyFloat,
+    DenseIntOrFPElementsAttr,
     IndexType,
     IntegerType,
     MemRefType,
     ModuleOp,
     TensorType,
+    VectorType,
 )
 from xdsl.interpreter import (
     Interpreter,
     InterpreterFunctions,
     PythonValues,
+    ReturnedValues,
+    TerminatorValue,
     impl,
+    impl_terminator,
     register_impls,
 )
 from xdsl.interpreters import register_implementations
@@ -43,10 +50,11 @@ from xdsl.interpreters.builtin import xtype_for_el_type
 from xdsl.interpreters.math import MathFunctions
 from xdsl.interpreters.shaped_array import ShapedArray
 from xdsl.interpreters.utils.ptr import RawPtr, TypedPtr
-from xdsl.ir import Attribute, Operation
+from xdsl.ir import Attribute, Block, Operation
 from xdsl.traits import SymbolTable
 from xdsl.utils.comparisons import to_signed, to_unsigned
 
+from aidjit.dialects.xdsl_fixes import VECTOR_AWARE_OPS
 from aidjit.dtypes import LOOP_DTYPES, one_of
 from aidjit.errors import DTypeError, ShapeError, UnsupportedError
 from aidjit.runtime.strided import StridedLayout, row_major, static_layout, subview_layout
@@ -182,6 +190,18 @@ class LoopIntegerFunctions(InterpreterFunctions):
         interpreter.interpreter_assert(in_range, f"arith.fptosi of {value} overflows i{width}")
         return (int(value),)
 
+    @impl(arith.BitcastOp)
+    def run_bitcast(
+        self, interpreter: Interpreter, op: arith.BitcastOp, args: PythonValues
+    ) -> PythonValues:
+        """The operand's bits read as the result type (f32 <-> i32, f64 <-> i64)."""
+        source, result = op.input.type, op.result.type
+        value = args[0]
+        if isinstance(source, IntegerType):
+            value = to_signed(value, _bitwidth(interpreter, source))
+        bits = np.array(value, _NUMPY_DTYPES[source]).view(_NUMPY_DTYPES[result])
+        return (bits.item(),)
+
     @impl(arith.ExtFOp)
     def run_extf(
         self, interpreter: Interpreter, op: arith.ExtFOp, args: PythonValues
@@ -293,6 +313,16 @@ def run_expand_shape(
 class LoopViewFunctions(InterpreterFunctions):
     """Views of a buffer: the bufferized level carves its intermediates out of one workspace."""
 
+    @impl(memref.AllocaOp)
+    def run_alloca(
+        self, interpreter: Interpreter, op: memref.AllocaOp, args: PythonValues
+    ) -> PythonValues:
+        """A stack buffer (a micro-kernel's packed panel) is a fresh zeroed buffer."""
+        memref_type = cast(MemRefType, op.memref.type)
+        shape = list(memref_type.get_shape())
+        xtype = xtype_for_el_type(memref_type.get_element_type(), interpreter.index_bitwidth)
+        return (ShapedArray(TypedPtr[Any].zeros(pymath.prod(shape), xtype=xtype), shape),)
+
     @impl(memref.ViewOp)
     def run_view(
         self, interpreter: Interpreter, op: memref.ViewOp, args: PythonValues
@@ -325,6 +355,182 @@ class LoopViewFunctions(InterpreterFunctions):
     run_memref_expand_shape = impl(memref.ExpandShapeOp)(run_expand_shape)
 
 
+@register_impls
+class LoopParallelFunctions(InterpreterFunctions):
+    """scf.parallel without reductions (parallelize-outer-loops' output), run serially: its
+    iterations are independent, so any order gives what the threads of the C give."""
+
+    @impl(scf.ParallelOp)
+    def run_parallel(
+        self, interpreter: Interpreter, op: scf.ParallelOp, args: PythonValues
+    ) -> PythonValues:
+        dims = len(op.lowerBound)
+        if op.initVals:
+            raise UnsupportedError("the loop interpreter does not run scf.parallel reductions")
+        lower, upper, step = args[:dims], args[dims : 2 * dims], args[2 * dims : 3 * dims]
+        ranges = [range(*bounds) for bounds in zip(lower, upper, step, strict=True)]
+        for indices in itertools.product(*ranges):
+            interpreter.run_ssacfg_region(op.body, indices, "parallel_loop")
+        return ()
+
+    @impl_terminator(scf.ReduceOp)
+    def run_reduce(
+        self, interpreter: Interpreter, op: scf.ReduceOp, args: PythonValues
+    ) -> tuple[TerminatorValue, PythonValues]:
+        return ReturnedValues(()), ()
+
+
+# --- vectors: numpy arrays of lanes, each lane computed as the scalar op would ----------------
+
+VECTOR_OPS: tuple[type[Operation], ...] = (
+    vector.LoadOp,
+    vector.StoreOp,
+    vector.BroadcastOp,
+    vector.FMAOp,
+    vector.ReductionOp,
+)
+"""The `vector` dialect ops of the loop level (vectorize-loops, tile-contractions)."""
+
+_SCALAR_TWIN: dict[type[Operation], type[Operation]] = {
+    vector.FMAOp: math.FmaOp,
+    **{op: cast(type[Operation], op.__base__) for op in VECTOR_AWARE_OPS},
+}
+"""The scalar op one lane of an op computes, where it is not the op's own class."""
+
+_REDUCTION_STEPS: dict[str, tuple[type[Operation], type[Operation] | None, float]] = {
+    "add": (arith.AddfOp, arith.AddiOp, -0.0),
+    "mul": (arith.MulfOp, arith.MuliOp, 1.0),
+    "maximumf": (arith.MaximumfOp, None, -pymath.inf),
+    "minimumf": (arith.MinimumfOp, None, pymath.inf),
+}
+"""`vector.reduction <kind>`: the scalar op folding one lane into the accumulator (float,
+integer) and the accumulator without one (-0.0 + x is x for every x, +0.0 + -0.0 is not)."""
+
+
+def _element(type_: Attribute) -> Attribute:
+    return type_.get_element_type() if isinstance(type_, VectorType) else type_
+
+
+def _lanes(values: Sequence[Any]) -> int | None:
+    return next((len(value) for value in values if isinstance(value, np.ndarray)), None)
+
+
+def _lane(value: Any, lane: int) -> Any:
+    """One lane of a vector value as the scalar implementations take it (a Python number); a
+    scalar operand (a select's condition) is the same in every lane."""
+    return value[lane].item() if isinstance(value, np.ndarray) else value
+
+
+def _vector(values: Sequence[Any], type_: Attribute) -> np.ndarray:
+    return np.array(values, dtype=_NUMPY_DTYPES[_element(type_)])
+
+
+class LoopVectorFunctions(InterpreterFunctions):
+    """Vector values are numpy arrays of their lanes. An arith or math op on vectors runs its
+    scalar implementation once per lane (on a scalar twin of the op, in an interpreter that
+    holds only the scalar implementations), so a vectorised loop computes exactly what the
+    scalar loop it came from computes, f32 rounding and NaN rules included; `vector.reduction`
+    folds the lanes in order, lane 0 first, as the C emitter does. Scalar ops go to that
+    interpreter unchanged (the vector-aware classes of xdsl_fixes through a twin of xDSL's).
+    """
+
+    def __init__(self, scalar: Interpreter) -> None:
+        self.scalar = scalar
+        self.twins: dict[Any, Operation] = {}
+        """Scalar twins by the op they stand for (or by (class, type) for reductions)."""
+
+    def twin(self, op: Operation) -> Operation:
+        """`op` on the element types of its operands and results: what one lane computes."""
+        key = op
+        if key not in self.twins:
+            kind = _SCALAR_TWIN.get(type(op), type(op))
+            arguments = Block(arg_types=[_element(value.type) for value in op.operands])
+            self.twins[key] = kind.create(
+                operands=arguments.args,
+                result_types=[_element(result.type) for result in op.results],
+                properties=dict(op.properties),
+                attributes=dict(op.attributes),
+            )
+        return self.twins[key]
+
+    def binary_twin(self, kind: type[Operation], type_: Attribute) -> Operation:
+        """A scalar `kind` op of two `type_` operands (one step of a reduction)."""
+        key = (kind, type_)
+        if key not in self.twins:
+            arguments = Block(arg_types=[type_, type_])
+            self.twins[key] = kind.create(operands=arguments.args, result_types=[type_])
+        return self.twins[key]
+
+    def run_lanewise(
+        self, interpreter: Interpreter, op: Operation, args: PythonValues
+    ) -> PythonValues:
+        lanes = _lanes(args)
+        if lanes is None and not isinstance(op.results[0].type, VectorType):
+            if type(op) in _SCALAR_TWIN:
+                return self.scalar.run_op(self.twin(op), args)
+            return self.scalar.run_op(op, args)
+        if isinstance(op, arith.ConstantOp):
+            return (self.constant(op),)
+        twin = self.twin(op)
+        per_lane = [self.scalar.run_op(twin, [_lane(a, n) for a in args]) for n in range(lanes)]
+        return tuple(
+            _vector([values[i] for values in per_lane], result.type)
+            for i, result in enumerate(op.results)
+        )
+
+    @staticmethod
+    def constant(op: arith.ConstantOp) -> np.ndarray:
+        """A dense vector constant (a splat holds one value for every lane)."""
+        type_ = cast(VectorType, op.result.type)
+        values = cast(DenseIntOrFPElementsAttr, op.value).get_values()
+        array = _vector(list(values), type_)
+        return np.broadcast_to(array, type_.get_shape()).copy()
+
+    @impl(vector.LoadOp)
+    def run_load(self, interpreter: Interpreter, op: vector.LoadOp, args: PythonValues):
+        base, *index = args
+        lanes = cast(VectorType, op.result.type).get_shape()[0]
+        values = [base.load([*index[:-1], index[-1] + n]) for n in range(lanes)]
+        return (_vector(values, op.result.type),)
+
+    @impl(vector.StoreOp)
+    def run_store(self, interpreter: Interpreter, op: vector.StoreOp, args: PythonValues):
+        value, base, *index = args
+        for n, lane in enumerate(value):
+            base.store([*index[:-1], index[-1] + n], lane.item())
+        return ()
+
+    @impl(vector.BroadcastOp)
+    def run_broadcast(
+        self, interpreter: Interpreter, op: vector.BroadcastOp, args: PythonValues
+    ) -> PythonValues:
+        type_ = cast(VectorType, op.vector.type)
+        return (np.full(type_.get_shape(), args[0], dtype=_NUMPY_DTYPES[_element(type_)]),)
+
+    @impl(vector.FMAOp)
+    def run_fma(self, interpreter: Interpreter, op: vector.FMAOp, args: PythonValues):
+        return self.run_lanewise(interpreter, op, args)
+
+    @impl(vector.ReductionOp)
+    def run_reduction(
+        self, interpreter: Interpreter, op: vector.ReductionOp, args: PythonValues
+    ) -> PythonValues:
+        kind = op.kind.data.value
+        if kind not in _REDUCTION_STEPS:
+            raise UnsupportedError(f"the loop interpreter does not run vector.reduction <{kind}>")
+        float_step, int_step, identity = _REDUCTION_STEPS[kind]
+        is_float = isinstance(op.dest.type, AnyFloat)
+        step = float_step if is_float else int_step
+        if step is None:
+            raise UnsupportedError(f"vector.reduction <{kind}> of {op.dest.type}")
+        lanes, *acc = args
+        total = acc[0] if acc else (identity if is_float else int(identity))
+        combine = self.binary_twin(step, op.dest.type)
+        for lane in lanes:
+            (total,) = self.scalar.run_op(combine, (total, lane.item()))
+        return (total,)
+
+
 # --- the interpreter --------------------------------------------------------------------------
 
 SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
@@ -335,7 +541,10 @@ SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
         scf.ForOp,
         scf.YieldOp,
         scf.IfOp,
+        scf.ParallelOp,
+        scf.ReduceOp,
         memref.AllocOp,
+        memref.AllocaOp,
         memref.DeallocOp,
         memref.LoadOp,
         memref.StoreOp,
@@ -361,6 +570,9 @@ SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
         arith.AndIOp,
         arith.OrIOp,
         arith.XOrIOp,
+        arith.ShLIOp,
+        arith.ShRSIOp,
+        arith.BitcastOp,
         arith.DivUIOp,
         arith.RemUIOp,
         arith.SIToFPOp,
@@ -369,9 +581,40 @@ SUPPORTED_OPS: frozenset[type[Operation]] = frozenset(
         arith.ExtFOp,
         arith.TruncFOp,
         *_FLOAT_OPS,
+        *VECTOR_AWARE_OPS,
+        *VECTOR_OPS,
     }
 )
 """The loop-level ops this interpreter runs (with xDSL's own implementations and the above)."""
+
+LANEWISE_OPS: frozenset[type[Operation]] = frozenset(
+    op for op in SUPPORTED_OPS if op.name.partition(".")[0] in ("arith", "math")
+)
+"""The ops that compute on vectors lane by lane (see `LoopVectorFunctions`)."""
+
+
+def _lanewise_impl() -> Callable[..., PythonValues]:
+    """A new function per op type (`impl` marks the function object itself)."""
+
+    def run(
+        self: LoopVectorFunctions, interpreter: Interpreter, op: Operation, args: PythonValues
+    ) -> PythonValues:
+        return self.run_lanewise(interpreter, op, args)
+
+    return run
+
+
+LoopLanewiseFunctions = register_impls(
+    type(
+        "LoopLanewiseFunctions",
+        (LoopVectorFunctions,),
+        {  # xdsl_fixes' classes share their names with xDSL's: number the methods instead
+            f"run_lanewise_{number}": impl(op_type)(_lanewise_impl())
+            for number, op_type in enumerate(LANEWISE_OPS)
+        },
+    )
+)
+"""`LoopVectorFunctions` with an `@impl` of `run_lanewise` for each of `LANEWISE_OPS`."""
 
 
 def check_supported(module: ModuleOp, supported: frozenset[type[Operation]], level: str) -> None:
@@ -381,13 +624,23 @@ def check_supported(module: ModuleOp, supported: frozenset[type[Operation]], lev
             raise UnsupportedError(f"the {level} interpreter does not support '{op.name}'")
 
 
-def register_loop_implementations(interpreter: Interpreter) -> None:
+def _register_scalar_implementations(interpreter: Interpreter) -> None:
     """xDSL's implementations overridden by the above: the scalar ops every level computes alike."""
     register_implementations(interpreter, Context())
     interpreter.register_implementations(MathFunctions())
     interpreter.register_implementations(LoopFloatFunctions(), override=True)
     interpreter.register_implementations(LoopIntegerFunctions())
     interpreter.register_implementations(LoopViewFunctions())
+    interpreter.register_implementations(LoopParallelFunctions())
+
+
+def register_loop_implementations(interpreter: Interpreter) -> None:
+    """The scalar implementations, with arith and math on vectors computed lane by lane by
+    a second interpreter holding only the scalar ones (see `LoopVectorFunctions`)."""
+    _register_scalar_implementations(interpreter)
+    scalar = Interpreter(ModuleOp([]), index_bitwidth=interpreter.index_bitwidth)
+    _register_scalar_implementations(scalar)
+    interpreter.register_implementations(LoopLanewiseFunctions(scalar), override=True)
 
 
 def make_loop_interpreter(module: ModuleOp) -> Interpreter:

@@ -1,0 +1,227 @@
+"""Vector types and ops in C: upstream `vector<Nxf32>` as GCC vector extensions.
+
+The vector passes (`vectorize-loops`, `tile-contractions`) write the loop level with explicit
+`vector<16xf32>` values; this module gives the C emitter their spelling:
+- a vector type is a `typedef float aidjit_v16f32 __attribute__((vector_size(64)))`, so `+`,
+  `*`, comparisons and casts are GCC's lane-wise operators, which compile to one instruction
+  each (checked with objdump: `vaddps zmm`, `vcmpltps` into a mask register, `vpblendmd`);
+- a comparison yields a signed integer vector of the compared lanes' width (GCC's rule), so an
+  `i1` vector has the C type of its producer's lanes (`aidjit_v16i32` after comparing floats),
+  and `arith.select` is a bit blend through that mask;
+- loads and stores go through `__builtin_memcpy`, i.e. unaligned `vmovups`: a row of a
+  workspace buffer is 64-byte aligned but a column offset or a subview need not be;
+- FMA and square root are intrinsics (`_mm512_fmadd_ps`): `-ffp-contract=off` (see
+  runtime/toolchain.py) keeps `a * b + c` two roundings, and the lane loop a `fmaf` per lane
+  would be is not vectorised by gcc 12 (checked); the vector ISAs of `aidjit.runtime.target`
+  all have FMA;
+- `maximumf`/`minimumf` are branch-free blends with MLIR's semantics (NaN propagates,
+  -0.0 < +0.0), the scalar helpers' logic on whole vectors;
+- `vector.reduction` combines the lanes in order, lane 0 first, into the accumulator: the same
+  additions in the same order as the scalar loop it replaced, so vectorising it changes no bit.
+"""
+
+from __future__ import annotations
+
+from string import Template
+
+from xdsl.dialects import arith, math, vector
+from xdsl.dialects.builtin import VectorType
+from xdsl.ir import Attribute, Operation
+
+VECTOR_PREFIX = "aidjit_v"
+
+# Intrinsics by (vector bits, element C type): FMA and square root, the two ops whose C
+# operator form would be wrong (two roundings) or slow (a lane loop over sqrtf).
+_FMA = {
+    (512, "float"): "_mm512_fmadd_ps",
+    (256, "float"): "_mm256_fmadd_ps",
+    (128, "float"): "_mm_fmadd_ps",
+    (512, "double"): "_mm512_fmadd_pd",
+    (256, "double"): "_mm256_fmadd_pd",
+    (128, "double"): "_mm_fmadd_pd",
+}
+_SQRT = {
+    (512, "float"): "_mm512_sqrt_ps",
+    (256, "float"): "_mm256_sqrt_ps",
+    (128, "float"): "_mm_sqrt_ps",
+    (512, "double"): "_mm512_sqrt_pd",
+    (256, "double"): "_mm256_sqrt_pd",
+    (128, "double"): "_mm_sqrt_pd",
+}
+_MASK_LANES = {1: "int8_t", 2: "int16_t", 4: "int32_t", 8: "int64_t"}
+
+
+def vector_name(lanes: int, element_c_type: str, short: str) -> str:
+    """`aidjit_v16f32`: the typedef of `lanes` elements of `element_c_type`."""
+    return f"{VECTOR_PREFIX}{lanes}{short}"
+
+
+def typedef(lanes: int, element_c_type: str, short: str, element_bytes: int) -> str:
+    size = lanes * element_bytes
+    return (
+        f"typedef {element_c_type} {vector_name(lanes, element_c_type, short)} "
+        f"__attribute__((vector_size({size})));"
+    )
+
+
+def mask_short(element_bytes: int) -> str:
+    """The short name of the integer lanes a comparison of `element_bytes` lanes gives."""
+    return f"i{8 * element_bytes}"
+
+
+def mask_c_type(element_bytes: int) -> str:
+    return _MASK_LANES[element_bytes]
+
+
+def is_vector(type_: Attribute) -> bool:
+    return isinstance(type_, VectorType)
+
+
+def touches_vectors(op: Operation) -> bool:
+    """Whether an op computes on vectors (its result or an operand is a vector)."""
+    return any(is_vector(value.type) for value in (*op.results, *op.operands))
+
+
+def intrinsic(op: Operation, bits: int, element_c_type: str) -> str | None:
+    """The intrinsic for a vector FMA or square root of this width, or None."""
+    table = _SQRT if isinstance(op, math.SqrtOp) else _FMA
+    return table.get((bits, element_c_type))
+
+
+# Templates over the operands {0}, {1}, ...: {t} is the result's C type, {v} the short name
+# of operand 0's vector type (`v16f32`), {m} the integer vector operand 0 blends through.
+# An op whose scalar template (emit_c._EXPRESSIONS) is also right on GCC vectors is listed in
+# NATIVE; these are the ops that need another spelling, and anything else is not supported on
+# vectors (the vector passes leave loops with such ops scalar).
+NATIVE: frozenset[type[Operation]] = frozenset(
+    {
+        arith.AddfOp,
+        arith.SubfOp,
+        arith.MulfOp,
+        arith.DivfOp,
+        arith.NegfOp,
+        arith.AddiOp,
+        arith.SubiOp,
+        arith.MuliOp,
+        arith.AndIOp,
+        arith.OrIOp,
+        arith.XOrIOp,
+        arith.ShLIOp,
+        arith.ShRSIOp,
+    }
+)
+
+# A comparison of GCC vectors gives -1 (all ones) or 0 per lane; ordered `<`, `<=`, `>`,
+# `>=`, `==` are false on NaN and `!=` true, as in C, and the rest are composed from them.
+CMPF: tuple[str, ...] = (
+    "({0} != {0}) & ({0} == {0})",  # false
+    "{0} == {1}",  # oeq
+    "{0} > {1}",  # ogt
+    "{0} >= {1}",  # oge
+    "{0} < {1}",  # olt
+    "{0} <= {1}",  # ole
+    "({0} < {1}) | ({0} > {1})",  # one
+    "({0} == {0}) & ({1} == {1})",  # ord
+    "~(({0} < {1}) | ({0} > {1}))",  # ueq
+    "~({0} <= {1})",  # ugt
+    "~({0} < {1})",  # uge
+    "~({0} >= {1})",  # ult
+    "~({0} > {1})",  # ule
+    "{0} != {1}",  # une
+    "({0} != {0}) | ({1} != {1})",  # uno
+    "({0} == {0}) | ({0} != {0})",  # true
+)
+CMPI_SIGNED: tuple[str | None, ...] = (
+    "{0} == {1}",
+    "{0} != {1}",
+    "{0} < {1}",
+    "{0} <= {1}",
+    "{0} > {1}",
+    "{0} >= {1}",
+    None,
+    None,
+    None,
+    None,
+)
+
+CONVERSIONS: frozenset[type[Operation]] = frozenset(
+    {arith.SIToFPOp, arith.FPToSIOp, arith.ExtFOp, arith.TruncFOp, arith.IndexCastOp}
+)
+"""Value conversions: `__builtin_convertvector` (a C cast of a GCC vector reinterprets bits)."""
+
+HELPER_CALLS: dict[type[Operation], str] = {
+    arith.MaximumfOp: "maximum",
+    arith.MinimumfOp: "minimum",
+    math.AbsFOp: "fabs",
+    math.CopySignOp: "copysign",
+}
+"""Ops that call a `static inline` vector helper of `HELPERS`: `aidjit_<helper>_{v}(...)`."""
+
+REDUCTION_KINDS: dict[str, str] = {
+    "add": "{acc} + {lane}",
+    "mul": "{acc} * {lane}",
+    "maximumf": "aidjit_maximum_{ty}({acc}, {lane})",
+    "minimumf": "aidjit_minimum_{ty}({acc}, {lane})",
+}
+"""How `vector.reduction <kind>` folds one lane into the accumulator (scalar templates; the
+NaN-aware ones call the scalar helpers of emit_c, which the emitter then also defines)."""
+
+# Over $V (the vector typedef), $E (its element C type), $M (the integer vector of the same
+# lane width), $v (the vector's short name) and $N (lanes).
+HELPERS: dict[str, Template] = {
+    "load": Template("""\
+static inline $V aidjit_load_$v(const $E *p) {
+    $V value;
+    __builtin_memcpy(&value, p, sizeof value);
+    return value;
+}"""),
+    "store": Template("""\
+static inline void aidjit_store_$v($E *p, $V value) {
+    __builtin_memcpy(p, &value, sizeof value);
+}"""),
+    "maximum": Template("""\
+/* arith.maximumf on vectors: NaN if either lane is NaN; -0.0 < +0.0 (see the scalar helper). */
+static inline $V aidjit_maximum_$v($V a, $V b) {
+    const $M greater = a > b, zeros = (a == 0) & (b == 0), nan = (a != a) | (b != b);
+    const $V sum = a + b;
+    $V larger = ($V)((($M)a & greater) | (($M)b & ~greater));
+    larger = ($V)((($M)sum & zeros) | (($M)larger & ~zeros));
+    return ($V)((($M)sum & nan) | (($M)larger & ~nan));
+}"""),
+    "minimum": Template("""\
+/* arith.minimumf on vectors: NaN if either lane is NaN; -0.0 < +0.0 (see the scalar helper). */
+static inline $V aidjit_minimum_$v($V a, $V b) {
+    const $M less = a < b, zeros = (a == 0) & (b == 0), nan = (a != a) | (b != b);
+    const $V sum = a + b;
+    $V smaller = ($V)((($M)a & less) | (($M)b & ~less));
+    smaller = ($V)((($M)(-(-a - b)) & zeros) | (($M)smaller & ~zeros));
+    return ($V)((($M)sum & nan) | (($M)smaller & ~nan));
+}"""),
+    "fabs": Template("""\
+/* math.absf on vectors: clear the sign bits. */
+static inline $V aidjit_fabs_$v($V a) {
+    const $V minus_zero = -(($V){0});
+    return ($V)(($M)a & ~($M)minus_zero);
+}"""),
+    "copysign": Template("""\
+/* math.copysign on vectors: the magnitude bits of a, the sign bits of b (expand-math's tanh). */
+static inline $V aidjit_copysign_$v($V a, $V b) {
+    const $M sign = ($M)(-(($V){0}));
+    return ($V)((($M)a & ~sign) | (($M)b & sign));
+}"""),
+}
+
+
+def reduction_helper(kind: str, lanes: int, vector_c: str, element_c: str, short: str) -> str:
+    """`aidjit_reduce_add_v16f32(v, acc)`: the lanes folded into `acc` in order, lane 0 first."""
+    step = REDUCTION_KINDS[kind].format(acc="acc", lane="v[lane]", ty=short)
+    return (
+        f"static inline {element_c} aidjit_reduce_{kind}_v{lanes}{short}"
+        f"({vector_c} v, {element_c} acc) {{\n"
+        f"    for (int lane = 0; lane < {lanes}; lane++) acc = {step};\n"
+        "    return acc;\n}"
+    )
+
+
+def reduction_kind(op: vector.ReductionOp) -> str:
+    return op.kind.data.value

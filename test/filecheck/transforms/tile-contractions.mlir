@@ -1,0 +1,156 @@
+// RUN: aidjit-opt %s --split-input-file -p 'tile-contractions{vector-bytes=16 registers=10}' | filecheck %s
+// RUN: aidjit-opt %s --split-input-file -p 'tile-contractions{vector-bytes=0}' | filecheck %s --check-prefix=OFF
+
+// Loop-level contractions (as convert-linalg-to-fused-loops writes them) become register-tiled
+// vector micro-kernels. With 16-byte vectors (4 f32 lanes) and 10 registers the tile is
+// 3 rows x 2 vectors; every tail shows: 5 rows = 3 + 2, 10 columns = one 8-column panel + 2
+// scalar columns.
+
+// A row group: zero fill, matmul, bias. The row loop is strip-mined by 3 and its body
+// distributed over the rows of each block, so the fill runs for the block's rows, then the
+// micro-kernel (C's tile loaded once, carried through k, stored once), then the bias.
+// CHECK-LABEL: func.func @row_group
+// CHECK-SAME: (%[[A:.*]]: memref<5x2xf32>, %[[B:.*]]: memref<2x10xf32>, %{{.*}}: memref<10xf32>, %[[C:.*]]: memref<5x10xf32>)
+// The first block of 3 rows (one iteration: no loop over blocks): the fill for its rows.
+// CHECK: scf.for %[[II:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %c10 step %c1 {
+// CHECK-NEXT: memref.store %{{.*}}, %[[C]][%[[II]], %{{.*}}]
+// The block's rows of A packed k-major on the stack, so the kernel broadcasts from one buffer.
+// CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
+// CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[A00:.*]] = memref.load %[[A]][%{{.*}}, %[[PK]]] : memref<5x2xf32>
+// CHECK-NEXT: memref.store %[[A00]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<2x3xf32>
+// CHECK-COUNT-2: memref.store
+// The tile: 3 x 2 accumulators loaded from C, carried through the k loop.
+// CHECK: vector.load %[[C]]
+// CHECK-COUNT-5: vector.load %[[C]]
+// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[K:.*]] = {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK-NEXT: %[[B0:.*]] = vector.load %[[B]][%[[K]], %{{.*}}] : memref<2x10xf32>, vector<4xf32>
+// CHECK-NEXT: %[[B1:.*]] = vector.load %[[B]][%[[K]], %{{.*}}] : memref<2x10xf32>, vector<4xf32>
+// CHECK-NEXT: %[[A0:.*]] = memref.load %[[PACKED]][%[[K]], %{{.*}}] : memref<2x3xf32>
+// CHECK-NEXT: %[[A0V:.*]] = vector.broadcast %[[A0]] : f32 to vector<4xf32>
+// CHECK-NEXT: vector.fma %[[A0V]], %[[B0]], %{{.*}} : vector<4xf32>
+// CHECK-NEXT: vector.fma %[[A0V]], %[[B1]], %{{.*}} : vector<4xf32>
+// CHECK-COUNT-2: vector.broadcast
+// CHECK: scf.yield
+// CHECK-COUNT-6: vector.store %{{.*}}, %[[C]]
+// The two columns left over: the original scalar nest, from column 8.
+// CHECK: scf.for
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 {
+// CHECK-NEXT: scf.for %{{.*}} = %{{.*}} to %c10 step %c1 {
+// CHECK: math.fma
+// Then the bias for the same rows, and the last block of 2 rows with a 2 x 2 tile.
+// CHECK: arith.addf
+// CHECK: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = scf.for
+// CHECK-NOT: math.fma {{.*}} vector
+// OFF-LABEL: func.func @row_group
+// OFF-NOT: vector.
+func.func @row_group(%a: memref<5x2xf32>, %b: memref<2x10xf32>, %bias: memref<10xf32>, %c: memref<5x10xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c5 = arith.constant 5 : index
+  %c10 = arith.constant 10 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %i = %c0 to %c5 step %c1 {
+    scf.for %j = %c0 to %c10 step %c1 {
+      memref.store %zero, %c[%i, %j] : memref<5x10xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c10 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<5x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x10xf32>
+        %z = memref.load %c[%i, %j] : memref<5x10xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<5x10xf32>
+      }
+    }
+    scf.for %j = %c0 to %c10 step %c1 {
+      %v = memref.load %c[%i, %j] : memref<5x10xf32>
+      %w = memref.load %bias[%j] : memref<10xf32>
+      %s = arith.addf %v, %w : f32
+      memref.store %s, %c[%i, %j] : memref<5x10xf32>
+    }
+  }
+  func.return
+}
+
+// -----
+
+// One fixed row (batch 1: the row index is a constant) in f64: 2 lanes, a 1-row tile of
+// 2 vectors over 4 columns, no scalar tail, A read in place (one row needs no packing).
+// CHECK-LABEL: func.func @one_row_f64
+// CHECK: %{{.*}}, %{{.*}} = scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<2xf64>, vector<2xf64>) {
+// CHECK: memref.load %{{.*}}[%c0, %[[K]]] : memref<1x3xf64>
+// CHECK: vector.broadcast %{{.*}} : f64 to vector<2xf64>
+// CHECK-COUNT-2: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-2: vector.store
+// CHECK-NOT: math.fma
+func.func @one_row_f64(%a: memref<1x3xf64>, %b: memref<3x4xf64>, %c: memref<1x4xf64>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  scf.for %k = %c0 to %c3 step %c1 {
+    scf.for %j = %c0 to %c4 step %c1 {
+      %x = memref.load %a[%c0, %k] : memref<1x3xf64>
+      %y = memref.load %b[%k, %j] : memref<3x4xf64>
+      %z = memref.load %c[%c0, %j] : memref<1x4xf64>
+      %r = math.fma %x, %y, %z : f64
+      memref.store %r, %c[%c0, %j] : memref<1x4xf64>
+    }
+  }
+  func.return
+}
+
+// -----
+
+// Not tiled: B read across j with a stride (a transposed operand), and a row of fewer
+// columns than one vector.
+// CHECK-LABEL: func.func @strided_b
+// CHECK-NOT: vector.
+// CHECK: math.fma
+func.func @strided_b(%a: memref<4x3xf32>, %b: memref<8x3xf32>, %c: memref<4x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  scf.for %i = %c0 to %c4 step %c1 {
+    scf.for %k = %c0 to %c3 step %c1 {
+      scf.for %j = %c0 to %c8 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<4x3xf32>
+        %y = memref.load %b[%j, %k] : memref<8x3xf32>
+        %z = memref.load %c[%i, %j] : memref<4x8xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<4x8xf32>
+      }
+    }
+  }
+  func.return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @narrow
+// CHECK-NOT: vector.
+// CHECK: math.fma
+func.func @narrow(%a: memref<4x3xf32>, %b: memref<3x3xf32>, %c: memref<4x3xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  scf.for %i = %c0 to %c4 step %c1 {
+    scf.for %k = %c0 to %c3 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<4x3xf32>
+        %y = memref.load %b[%k, %j] : memref<3x3xf32>
+        %z = memref.load %c[%i, %j] : memref<4x3xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<4x3xf32>
+      }
+    }
+  }
+  func.return
+}

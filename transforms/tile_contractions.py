@@ -1,0 +1,501 @@
+"""tile-contractions: matmul loop nests become register-tiled vector micro-kernels.
+
+The structured level lowers a contraction to the loop nest (rows i, then k, then columns j)
+
+    for i:  for k:  for j:  C[i, j] = fma(A[i, k], B[k, j], C[i, j])
+
+whose innermost loop loads and stores a row of C for every k: ~37 GFLOP/s on the reference
+machine where one core's sgemm reaches ~100 (PERF-NOTES). As BLIS and MLIR's vector
+contraction lowering do, this pass keeps an MR x NR tile of C in vector registers across the
+whole k loop: per k, NR/lanes vector loads of B's row, MR broadcasts of A's column and MR*NR/lanes
+vector FMAs, and C is loaded and stored once per tile instead of once per k:
+
+    for i0 in rows step MR:                         # the row loop, strip-mined
+      <ops of the row loop before the contraction, for rows i0 .. i0+MR>
+      for j0 in columns step NR:
+        acc[r][v] = C[i0+r, j0+v*L : +L]            # MR * NR/L vectors
+        for k:  acc[r][v] = fma(broadcast(A[i0+r, k]), B[k, j0+v*L : +L], acc[r][v])
+        C[i0+r, j0+v*L : +L] = acc[r][v]
+      <ops of the row loop after it (bias, activation, the next op of the row group), same rows>
+
+Each element of C still receives the same FMAs in the same k order, so the result is bitwise
+the scalar nest's: tiling changes no number, only where the partial sums live. Row groups
+(transforms/fuse_rows.py) put a fill before the contraction and its epilogue after it in one
+row loop; strip-mining that loop and distributing its body over the MR rows is legal because
+every op of a row group reads only the same row of what the earlier ops wrote, and it keeps the
+epilogue on the rows just computed, while they are in L1.
+
+With more than one row, the rows' block of A is first packed k-major into a stack buffer
+(`memref.alloca`), as BLIS packs its left operand: the kernel then broadcasts from one
+pointer, where eight rows read in place took eight registers and gcc spilled them. B is read
+in place: a panel's row is contiguous, and B is read once per block of rows from L2.
+
+Tails are static (shapes are): the last M % MR rows get a micro-kernel of that many rows, the
+last full vectors of a row that do not fill NR a narrower one, and the last N % L columns the
+original scalar loop. The k loop is not blocked: with A packed, blocking it measured the same
+on W2b's layers (K = 784), and it cannot help where B outgrows L2 (K = 4096, N = 256: 30
+GFLOP/s against numpy's 63), because every block of rows streams all of B again; that needs
+the panel loop outside the row loop, which would take the epilogue away from its rows.
+
+Options: `vector-bytes` (64 on AVX-512, 32 on AVX2; 0 disables the pass), `registers` (vector
+registers of the ISA) and `l1-bytes`, from `aidjit.runtime.target`. Matched: an innermost
+(k, j) pair of loops with constant bounds and unit steps whose body is exactly the loads of A,
+B and C, one `math.fma` and the store of C, where B and C are contiguous along j, every index is
+one of the loop variables or invariant, and the row loop (if any) has no iter_args.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import arith, func, math, memref, scf, vector
+from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, VectorType
+from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from aidjit.lowering.structured import element_bytes
+from aidjit.runtime.strided import static_layout
+
+MAX_TILE_ROWS = 8
+"""Rows of the register tile: more rows cost more broadcasts per k than they save in B
+loads (BLIS's AVX-512 sgemm kernels are 8 to 14 rows deep)."""
+
+
+@dataclass
+class Contraction:
+    """One matched (k, j) nest and the row loop around it (None when the rows are fixed)."""
+
+    k_loop: scf.ForOp
+    j_loop: scf.ForOp
+    a: memref.LoadOp
+    b: memref.LoadOp
+    c: memref.LoadOp
+    fma: math.FmaOp
+    store: memref.StoreOp
+    row_loop: scf.ForOp | None
+
+    @property
+    def element_type(self) -> type:
+        return self.c.res.type
+
+    def bound(self, loop: scf.ForOp) -> tuple[int, int]:
+        return _constant(loop.lb), _constant(loop.ub)  # type: ignore[return-value]
+
+
+def _constant(value: SSAValue) -> int | None:
+    owner = value.owner
+    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
+        return owner.value.value.data
+    return None
+
+
+def _unit_loop(loop: Operation) -> bool:
+    return (
+        isinstance(loop, scf.ForOp)
+        and not loop.iter_args
+        and _constant(loop.step) == 1
+        and _constant(loop.lb) is not None
+        and _constant(loop.ub) is not None
+    )
+
+
+def _defined_outside(value: SSAValue, op: Operation) -> bool:
+    """Whether `value` is defined outside `op` (so invariant in its loops)."""
+    owner = value.owner if isinstance(value, BlockArgument) else value.owner
+    if isinstance(value, BlockArgument):
+        owner = value.block.parent_op()
+    while owner is not None:
+        if owner is op:
+            return False
+        owner = owner.parent_op()
+    return True
+
+
+def _contiguous_last(ref: SSAValue) -> bool:
+    layout = static_layout(ref.type) if isinstance(ref.type, MemRefType) else None
+    return layout is not None and layout.strides[-1] == 1
+
+
+def match(k_loop: scf.ForOp) -> Contraction | None:
+    """The contraction rooted at `k_loop`, if it has exactly the shape this pass tiles."""
+    if not _unit_loop(k_loop):
+        return None
+    k_ops = list(k_loop.body.block.ops)
+    if len(k_ops) != 2 or not _unit_loop(k_ops[0]):
+        return None
+    j_loop = k_ops[0]
+    assert isinstance(j_loop, scf.ForOp)
+    body = list(j_loop.body.block.ops)
+    if len(body) != 6:
+        return None
+    loads = [op for op in body if isinstance(op, memref.LoadOp)]
+    fmas = [op for op in body if isinstance(op, math.FmaOp)]
+    stores = [op for op in body if isinstance(op, memref.StoreOp)]
+    if len(loads) != 3 or len(fmas) != 1 or len(stores) != 1:
+        return None
+    fma, store = fmas[0], stores[0]
+    k, j = k_loop.body.block.args[0], j_loop.body.block.args[0]
+    parent = k_loop.parent_op()
+    row_loop = parent if isinstance(parent, scf.ForOp) and _unit_loop(parent) else None
+    row = row_loop.body.block.args[0] if row_loop is not None else None
+    scope = row_loop if row_loop is not None else k_loop
+
+    def uses(load: memref.LoadOp) -> list[SSAValue | None]:
+        """Each index as the loop variable it is (i, k or j), or None when invariant."""
+        named = []
+        for index in load.indices:
+            if index in (k, j) or (row is not None and index == row):
+                named.append(index)
+            elif _defined_outside(index, scope):
+                named.append(None)
+            else:
+                return []
+        return named
+
+    by_role: dict[str, memref.LoadOp] = {}
+    for load in loads:
+        named = uses(load)
+        if not named or load.res not in fma.operands[:3]:
+            return None
+        if k in named and j not in named:
+            by_role["a"] = load  # read once per k and row: any layout
+        elif named[-1] is j and k in named and (row is None or row not in named):
+            by_role["b"] = load
+        elif named[-1] is j and k not in named and load.res is fma.operands[2]:
+            by_role["c"] = load
+    if set(by_role) != {"a", "b", "c"}:
+        return None
+    a, b, c = by_role["a"], by_role["b"], by_role["c"]
+    if (
+        store.value is not fma.results[0]
+        or store.memref is not c.memref
+        or list(store.indices) != list(c.indices)
+        or not (_contiguous_last(b.memref) and _contiguous_last(c.memref))
+    ):
+        return None
+    if row is not None and (row not in a.indices or row not in c.indices):
+        row_loop = None  # the rows are not this loop's: tile a single row
+        if not all(_defined_outside(index, k_loop) for index in a.indices[:-1]):
+            return None
+    return Contraction(k_loop, j_loop, a, b, c, fma, store, row_loop)
+
+
+class _Emitter:
+    """Builds the tiled nest of one contraction: ops go to the end of `self.block`, index
+    constants before `anchor` (the nest being replaced), where they dominate every use."""
+
+    def __init__(
+        self, found: Contraction, anchor: Operation, lanes: int, registers: int, l1_bytes: int
+    ) -> None:
+        self.found = found
+        self.anchor = anchor
+        self.lanes = lanes
+        element = found.element_type
+        self.vector_type = VectorType(element, [lanes])
+        self.registers = registers
+        self.rows = max(1, min(MAX_TILE_ROWS, (registers - 4) // 2))
+        self.k_lb, self.k_ub = found.bound(found.k_loop)
+        self.j_lb, self.j_ub = found.bound(found.j_loop)
+        self.l1_bytes = l1_bytes
+        self.constants: dict[int, SSAValue] = {}
+        self.block = Block()
+        self.packed: SSAValue | None = None
+        """The packed block of A of the rows being tiled (see `pack_a`), if any."""
+
+    def width(self, rows: int) -> int:
+        """Vectors per tile row: rows x width accumulators, width vectors of B and a broadcast
+        in the registers (8 x 3 on AVX-512's 32, 6 x 2 on AVX2's 16), up to 8 for a few rows,
+        whose FMAs would otherwise wait on each other's latency (batch 1 is a row of one).
+        8 x 3 ran W2b's first layer at 74-79 GFLOP/s against 64-69 for 8 x 2."""
+        return max(2, min(8, (self.registers - 2) // (rows + 1)))
+
+    def add(self, op: Operation) -> Operation:
+        self.block.add_op(op)
+        return op
+
+    def index(self, value: int) -> SSAValue:
+        if value not in self.constants:
+            constant = arith.ConstantOp(IntegerAttr(value, IndexType()))
+            Rewriter.insert_op(constant, InsertPoint.before(self.anchor))
+            self.constants[value] = constant.result
+        return self.constants[value]
+
+    def offset(self, base: SSAValue, delta: int) -> SSAValue:
+        """base + delta, folded when base is a constant."""
+        if delta == 0:
+            return base
+        if (known := _constant(base)) is not None:
+            return self.index(known + delta)
+        return self.plus(base, self.index(delta))
+
+    def plus(self, base: SSAValue, value: SSAValue) -> SSAValue:
+        if _constant(base) == 0:
+            return value
+        return self.add(arith.AddiOp(base, value)).results[0]
+
+    def loop(
+        self,
+        lb: int,
+        ub: int,
+        step: int,
+        body: Callable[[SSAValue, Sequence[SSAValue]], Sequence[SSAValue]],
+        iter_args: Sequence[SSAValue] = (),
+    ) -> Sequence[SSAValue]:
+        """`scf.for` with constant bounds; `body(iv, carried)` builds the body and returns
+        the values to yield. A loop of one iteration without carried values is its body."""
+        if ub - lb <= step and not iter_args:
+            return body(self.index(lb), ())
+        outer, self.block = (
+            self.block,
+            Block(arg_types=[IndexType(), *(value.type for value in iter_args)]),
+        )
+        inner = self.block
+        self.add(scf.YieldOp(*body(inner.args[0], inner.args[1:])))
+        self.block = outer
+        loop = scf.ForOp(self.index(lb), self.index(ub), self.index(step), iter_args, inner)
+        return self.add(loop).results
+
+    def tile(self, i0: SSAValue | None, rows: int) -> None:
+        """The micro-kernels for rows i0 .. i0+rows (one fixed row when i0 is None)."""
+        width = self.width(rows)
+        span = width * self.lanes
+        vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
+        full_end = self.j_lb + (vector_end - self.j_lb) // span * span
+        row_index = [None if i0 is None else self.offset(i0, r) for r in range(rows)]
+        self.packed = self.pack_a(row_index)
+        if full_end > self.j_lb:
+
+            def panel(j0: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
+                self.columns(row_index, j0, width)
+                return ()
+
+            self.loop(self.j_lb, full_end, span, panel)
+        if vector_end > full_end:
+            self.columns(row_index, self.index(full_end), (vector_end - full_end) // self.lanes)
+        if self.j_ub > vector_end:
+            self.scalar_columns(i0, rows, vector_end)
+
+    def pack_a(self, row_index: Sequence[SSAValue | None]) -> SSAValue | None:
+        """The rows' block of A copied k-major into a stack buffer (`packed[k, r]`), as BLIS
+        packs A: the micro-kernel then broadcasts from one pointer at constant offsets,
+        where reading A's rows in place took a register per row and gcc spilled them (8 rows
+        plus B's pointers exceed x86-64's 16 general registers: 34 against 63 GFLOP/s on
+        W2b's first layer). Only when the block fits in 3/4 of L1 and k starts at 0."""
+        a = self.found.a
+        rows = len(row_index)
+        size = rows * (self.k_ub - self.k_lb) * element_bytes(self.found.element_type)
+        if rows < 2 or self.k_lb != 0 or size > self.l1_bytes * 3 // 4:
+            return None
+        alloca = memref.AllocaOp.get(self.found.element_type, 64, [self.k_ub, rows])
+        packed = self.add(alloca).results[0]
+
+        def copy(k: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
+            for r, row in enumerate(row_index):
+                value = self.add(memref.LoadOp.get(a.memref, self.indices(a, row, None, k)))
+                self.add(memref.StoreOp.get(value, packed, [k, self.index(r)]))
+            return ()
+
+        self.loop(0, self.k_ub, 1, copy)
+        return packed
+
+    def columns(self, row_index: Sequence[SSAValue | None], j0: SSAValue, width: int) -> None:
+        """One tile of len(row_index) rows x `width` vectors at column j0: load C, run the k
+        loop, store C."""
+        c = self.found.c
+        column = [self.offset(j0, v * self.lanes) for v in range(width)]
+        at = [[self.indices(c, row, column[v]) for v in range(width)] for row in row_index]
+        acc: Sequence[SSAValue] = [
+            self.add(vector.LoadOp(c.memref, place, self.vector_type)).results[0]
+            for row_places in at
+            for place in row_places
+        ]
+
+        def step(k: SSAValue, carried: Sequence[SSAValue]) -> Sequence[SSAValue]:
+            return self.step(row_index, column, k, carried)
+
+        acc = self.loop(self.k_lb, self.k_ub, 1, step, acc)
+        values = iter(acc)
+        for row_places in at:
+            for place in row_places:
+                self.add(vector.StoreOp(next(values), c.memref, place))
+
+    def step(
+        self,
+        row_index: Sequence[SSAValue | None],
+        column: Sequence[SSAValue],
+        k: SSAValue,
+        acc: Sequence[SSAValue],
+    ) -> list[SSAValue]:
+        """One k of the micro-kernel: a load of B per vector, a broadcast of A per row, and
+        an FMA per accumulator, with the operands in the original fma's order."""
+        found = self.found
+        b_row = [
+            self.add(
+                vector.LoadOp(found.b.memref, self.indices(found.b, None, j, k), self.vector_type)
+            ).results[0]
+            for j in column
+        ]
+        values = iter(acc)
+        result = []
+        for r, row in enumerate(row_index):
+            if self.packed is not None:
+                scalar = self.add(memref.LoadOp.get(self.packed, [k, self.index(r)])).results[0]
+            else:
+                a_indices = self.indices(found.a, row, None, k)
+                scalar = self.add(memref.LoadOp.get(found.a.memref, a_indices)).results[0]
+            a = self.add(vector.BroadcastOp(scalar, self.vector_type)).results[0]
+            for b in b_row:
+                lanes = {found.a.res: a, found.b.res: b, found.c.res: next(values)}
+                fma = self.add(vector.FMAOp(*(lanes[value] for value in found.fma.operands)))
+                result.append(fma.results[0])
+        return result
+
+    def indices(
+        self,
+        load: memref.LoadOp,
+        row: SSAValue | None,
+        column: SSAValue | None,
+        k: SSAValue | None = None,
+    ) -> list[SSAValue]:
+        """The load's indices with the row, k and j loop variables replaced."""
+        found = self.found
+        replace = {found.k_loop.body.block.args[0]: k, found.j_loop.body.block.args[0]: column}
+        if found.row_loop is not None:
+            replace[found.row_loop.body.block.args[0]] = row
+        return [
+            replacement if (replacement := replace.get(index)) is not None else index
+            for index in load.indices
+        ]
+
+    def scalar_columns(self, i0: SSAValue | None, rows: int, start: int) -> None:
+        """The last columns (fewer than one vector): the original k, j nest from `start`."""
+        found = self.found
+
+        def row_nest(ii: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
+            mapping: dict[SSAValue, SSAValue] = {}
+            if found.row_loop is not None and i0 is not None:
+                mapping[found.row_loop.body.block.args[0]] = self.plus(i0, ii)
+            k_loop = found.k_loop.clone(value_mapper=mapping)
+            j_loop = k_loop.body.block.first_op
+            assert isinstance(j_loop, scf.ForOp)
+            j_loop.operands[0] = self.index(start)
+            self.add(k_loop)
+            return ()
+
+        self.loop(0, rows, 1, row_nest)
+
+
+def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> None:
+    """Replace the contraction's nest (its row loop, if any) by the tiled one."""
+    anchor = found.row_loop or found.k_loop
+    emitter = _Emitter(found, anchor, lanes, registers, l1_bytes)
+    if found.row_loop is None:
+        emitter.tile(None, 1)
+    else:
+        row_loop = found.row_loop
+        for op in list(row_loop.body.block.ops):
+            if isinstance(op, arith.ConstantOp):
+                op.detach()
+                Rewriter.insert_op(op, InsertPoint.before(row_loop))
+        ops = list(row_loop.body.block.ops)[:-1]  # without the yield
+        at = ops.index(found.k_loop)
+        before, after = ops[:at], ops[at + 1 :]
+        row = row_loop.body.block.args[0]
+
+        def rows(i0: SSAValue, count: int) -> None:
+            """Rows i0 .. i0+count: the ops before, the micro-kernel, the ops after."""
+            for segment in (before, None, after):
+                if segment is None:
+                    emitter.tile(i0, count)
+                elif segment:
+                    emitter.loop(0, count, 1, _row_cloner(emitter, segment, row, i0))
+
+        lb, ub = found.bound(row_loop)
+        full = lb + (ub - lb) // emitter.rows * emitter.rows
+        if full > lb:
+
+            def block_of_rows(i0: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
+                rows(i0, emitter.rows)
+                return ()
+
+            emitter.loop(lb, full, emitter.rows, block_of_rows)
+        if ub > full:
+            rows(emitter.index(full), ub - full)
+    for op in list(emitter.block.ops):
+        op.detach()
+        Rewriter.insert_op(op, InsertPoint.before(anchor))
+    Rewriter.erase_op(anchor)
+
+
+def _row_cloner(
+    emitter: _Emitter, ops: Sequence[Operation], row: SSAValue, i0: SSAValue
+) -> Callable[[SSAValue, Sequence[SSAValue]], Sequence[SSAValue]]:
+    """The body of a loop over ii that runs the ops of the original row loop for row i0 + ii."""
+
+    def body(ii: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
+        mapping: dict[SSAValue, SSAValue] = {row: emitter.plus(i0, ii)}
+        for op in ops:
+            emitter.add(op.clone(value_mapper=mapping))
+        return ()
+
+    return body
+
+
+def _crosses_segments(found: Contraction) -> bool:
+    """Whether a value computed in the row loop before the contraction is used after it or
+    by it (apart from constants): then the row loop cannot be split around it."""
+    row_loop = found.row_loop
+    if row_loop is None:
+        return False
+    ops = list(row_loop.body.block.ops)
+    at = ops.index(found.k_loop)
+    for op in ops[:at]:
+        if isinstance(op, arith.ConstantOp):
+            continue
+        for result in op.results:
+            if any(ops.index(_top(use.operation, row_loop)) > at for use in result.uses):
+                return True
+    return False
+
+
+def _top(op: Operation, loop: scf.ForOp) -> Operation:
+    """The op of `loop`'s body that contains `op`."""
+    while op.parent_op() is not loop:
+        parent = op.parent_op()
+        assert parent is not None
+        op = parent
+    return op
+
+
+@dataclass(frozen=True)
+class TileContractionsPass(ModulePass):
+    """Register-tile matmul nests into vector micro-kernels, epilogues on the tile's rows.
+
+    See the module docstring; the options come from `aidjit.runtime.target`.
+    """
+
+    name = "tile-contractions"
+    vector_bytes: int = 64
+    registers: int = 32
+    l1_bytes: int = 32768
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.vector_bytes <= 0:
+            return
+        for function in op.body.block.ops:
+            if not isinstance(function, func.FuncOp):
+                continue
+            for k_loop in [nested for nested in function.walk() if isinstance(nested, scf.ForOp)]:
+                if k_loop.parent is None:
+                    continue  # erased with an earlier contraction's row loop
+                found = match(k_loop)
+                if found is None or _crosses_segments(found):
+                    continue
+                lanes = self.vector_bytes // element_bytes(found.element_type)
+                j_lb, j_ub = found.bound(found.j_loop)
+                if lanes < 2 or j_ub - j_lb < lanes:
+                    continue
+                _tile(found, lanes, self.registers, self.l1_bytes)
