@@ -46,7 +46,9 @@ LOOP_PASSES: tuple[str, ...] = (
     f"tile-contractions{{vector-bytes={_TARGET.isa.vector_bytes} "
     f"registers={_TARGET.vector_registers} l1-bytes={_TARGET.l1d_bytes}}}",
     f"vectorize-loops{{vector-bytes={_TARGET.isa.vector_bytes}}}",
-    "expand-math",
+    # exp and log as 1-ulp polynomials (libmvec's are 3 and 4 ulp, exp no faster); tanh left
+    # to libmvec at the vector width (1 ulp, as fast as the 5-ulp rational): docs/performance.md.
+    "expand-math{functions=exp,log}",
     "parallelize-outer-loops",
 )
 """The passes of the loops stage, in order."""

@@ -26,7 +26,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,22 @@ class Settings:
     min_sample_s: float
     warmup_s: float
     budget_s: float
+    settle_s: float = 0.0
+    """Pause before each sample, then one untimed call (see `settled`)."""
 
 
 FULL = Settings(repeats=25, min_samples=5, min_sample_s=0.02, warmup_s=0.1, budget_s=1.5)
 QUICK = Settings(repeats=5, min_samples=3, min_sample_s=0.002, warmup_s=0.01, budget_s=0.1)
+
+
+def settled(settings: Settings) -> Settings:
+    """`settings` for columns that run on several threads in one process: each sample starts
+    after a pause long enough for the previous column's idle worker threads to stop spinning
+    (OpenBLAS's spin for ~0.1 s after each call, libgomp's for ~1 ms), then one untimed call
+    wakes this column's own. Without it, on two cores, numpy's spinning BLAS worker and an
+    OpenMP worker starved each other: W2b's numpy eager took 15-25 ms instead of 0.9, and
+    aidjit's 2-thread kernel 10 ms instead of 1.3. Fewer rounds keep the pauses affordable."""
+    return replace(settings, repeats=min(settings.repeats, 8), settle_s=0.12)
 
 
 @dataclass
@@ -125,6 +137,9 @@ def measure(columns: list[Column], settings: Settings, clock: Clock = WALL) -> d
         for column in columns:
             number, samples = plans[column.name]
             if round_index < samples:
+                if settings.settle_s:
+                    time.sleep(settings.settle_s)
+                    column.call()
                 seconds = _sample(column.call, number, clock)
                 timings[column.name].samples_ms.append(seconds * 1e3)
     return timings

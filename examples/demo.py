@@ -8,11 +8,11 @@ the tape's, and all three against the numpy version run in float64. The workload
 benchmark's own (bench/workloads.py), so the demo and `python bench/run.py` measure the same code;
 the benchmark adds PyTorch and JAX columns when they are installed.
 
-Threads: aidjit's generated C runs on one thread, so numpy's BLAS is pinned to one thread too,
-before numpy is imported. Otherwise numpy's matmuls would use every core (and fight other
-processes for them) while the compiled code uses one, and the ratios would measure thread counts
-rather than code. The thread counts in force are printed. Run: `python examples/demo.py` (about
-10 s; compiled kernels are cached on disk, so later runs skip gcc).
+Threads: both sides run on one thread — numpy's BLAS pinned before numpy is imported, aidjit's
+OpenMP loops through AIDJIT_NUM_THREADS — so the ratios measure code, not thread counts (on two
+threads each, see `python bench/run.py`). The thread counts in force are printed.
+Run: `python examples/demo.py` (about 10 s; compiled kernels are cached on disk, so later runs
+skip gcc).
 """
 
 from __future__ import annotations
@@ -24,10 +24,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-BLAS_THREADS = 1  # aidjit's C is single-threaded: its cflags have no -fopenmp (printed below)
-# Read by OpenBLAS, OpenMP and MKL when numpy loads them, so this must precede `import numpy`.
+THREADS = 1  # numpy's BLAS and aidjit's compiled loops alike (printed below)
+# Read by OpenBLAS, OpenMP and MKL when numpy loads them, so this must precede `import numpy`;
+# AIDJIT_NUM_THREADS is read by each compile.
 os.environ.update(
-    dict.fromkeys(("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), str(BLAS_THREADS))
+    dict.fromkeys(
+        ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "AIDJIT_NUM_THREADS"),
+        str(THREADS),
+    )
 )
 # The benchmark's modules import each other by bare name (they run as scripts from bench/).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -68,7 +72,7 @@ def blas_pinned() -> Iterator[None]:
     except ImportError:
         yield
         return
-    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+    with threadpool_limits(limits=THREADS, user_api="blas"):
         yield
 
 
@@ -76,9 +80,9 @@ def thread_report() -> str:
     threads = blas_threads()
     numpy_part = "unknown (not OpenBLAS)" if threads is None else str(threads)
     report = f"numpy BLAS {numpy_part}, aidjit compiled {aidjit_threads(find_toolchain().cflags)}"
-    if threads not in (None, BLAS_THREADS):
+    if threads not in (None, THREADS):
         report += (
-            f"\nWARNING: numpy's BLAS runs {threads} threads, not {BLAS_THREADS}: not like for like"
+            f"\nWARNING: numpy's BLAS runs {threads} threads, not {THREADS}: not like for like"
         )
     return report
 

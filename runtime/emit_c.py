@@ -351,7 +351,7 @@ _EXPRESSIONS.update({op: _EXPRESSIONS[op.__base__] for op in VECTOR_AWARE_OPS})
 # libm functions with vector variants in glibc's libmvec (x86-64, glibc >= 2.35). Declaring
 # another one `declare simd` would make gcc call a `_ZGV...` symbol that does not exist; sqrt,
 # fabs, floor, ceil, fma and copysign need none, gcc vectorises them to instructions.
-_LIBMVEC = frozenset("exp log tanh pow sin cos log1p expm1 erf".split())
+_LIBMVEC = frozenset(emit_vector.LIBMVEC_OPS.values())
 
 _LIBMVEC_GUARD = """\
 /* glibc's libmvec has vector variants of the functions declared `omp declare simd` below (on
@@ -422,6 +422,8 @@ class _ModuleNeeds:
     vector_helpers: dict[tuple[str, VectorType], None] = field(default_factory=dict)
     """`emit_vector.HELPERS` (load, store, maximum, ...) by the vector type they take."""
     reductions: dict[tuple[str, VectorType], None] = field(default_factory=dict)
+    vector_libm: dict[tuple[str, VectorType], None] = field(default_factory=dict)
+    """libm functions called on whole vectors (emit_vector.libmvec_helper)."""
     intrinsic_bits: set[int] = field(default_factory=set)
     """Widths of the vector FMA and square root intrinsics (<immintrin.h>) used."""
     allocates: bool = False
@@ -563,6 +565,12 @@ class _FunctionEmitter:
             init = f"aidjit_{helper}_{_vector_short(source.type, op)}({', '.join(operands)})"
         elif isinstance(op, math.FmaOp | math.SqrtOp):
             init = f"{self.intrinsic(op, source.type)}({', '.join(operands)})"
+        elif kind in emit_vector.LIBMVEC_OPS:
+            root = emit_vector.LIBMVEC_OPS[kind]
+            element = _c_type(source.type.get_element_type(), op)
+            self.needs.libm[(root, element)] = None  # the lane-by-lane fallback's
+            self.needs.vector_libm[(root, source.type)] = None
+            init = f"aidjit_{root}_{_vector_short(source.type, op)}({', '.join(operands)})"
         else:
             raise _unsupported(op, f"'{op.name}' on vectors ({source.type})")
         self.declare(result, result_c, init)
@@ -1168,6 +1176,19 @@ def _vector_helpers(needs: _ModuleNeeds) -> list[str]:
                 v=f"v{lanes}{_SHORT_NAMES[element]}",
                 N=lanes,
             )
+        )
+    for root, type_ in needs.vector_libm:
+        lanes = type_.get_shape()[0]
+        element = _C_TYPES[type_.get_element_type()]
+        short = f"v{lanes}{_SHORT_NAMES[element]}"
+        names = (
+            vector_name(lanes, element, _SHORT_NAMES[element]),
+            short,
+            root + _LIBM_SUFFIX[element],
+        )
+        bits = 8 * _C_SIZES[element] * lanes
+        definitions.append(
+            emit_vector.libmvec_helper(root, _LIBM_ARITY.get(root, 1), lanes, names, bits)
         )
     for kind, type_ in needs.reductions:
         lanes = type_.get_shape()[0]

@@ -157,6 +157,51 @@ HELPER_CALLS: dict[type[Operation], str] = {
 }
 """Ops that call a `static inline` vector helper of `HELPERS`: `aidjit_<helper>_{v}(...)`."""
 
+LIBMVEC_OPS: dict[type[Operation], str] = {
+    math.ExpOp: "exp",
+    math.LogOp: "log",
+    math.TanhOp: "tanh",
+    math.PowFOp: "pow",
+    math.SinOp: "sin",
+    math.CosOp: "cos",
+    math.Log1pOp: "log1p",
+    math.ExpM1Op: "expm1",
+    math.ErfOp: "erf",
+}
+"""libm functions glibc's libmvec has vector variants of (x86-64, glibc >= 2.35), by math op.
+On vectors they call the variant of the vector's width directly (`libmvec_helper`): where
+expand-math leaves a function to libm, a vector loop still computes it a vector at a time."""
+
+_LIBMVEC_ISA = {128: "b", 256: "d", 512: "e"}
+"""The x86-64 vector function ABI's ISA letter by vector width: SSE, AVX2, AVX-512."""
+
+
+def libmvec_helper(
+    root: str, arity: int, lanes: int, names: tuple[str, str, str], bits: int
+) -> str:
+    """`aidjit_tanh_v16f32(a)`: libmvec's `_ZGVeN16v_tanhf` where AIDJIT_LIBMVEC is defined
+    (see emit_c's guard), else one scalar libm call per lane. `names` are the vector's C
+    type, its short name (`v16f32`) and the scalar libm function (`tanhf`)."""
+    vector_c, short, scalar = names
+    letters = "abc"[:arity]
+    mangled = f"_ZGV{_LIBMVEC_ISA[bits]}N{lanes}{'v' * arity}_{scalar}"
+    parameters = ", ".join(f"{vector_c} {letter}" for letter in letters)
+    per_lane = ", ".join(f"{letter}[lane]" for letter in letters)
+    head = f"static inline {vector_c} aidjit_{root}_{short}({parameters})"
+    return f"""\
+/* math.{root} on vectors: glibc's vector variant of this width, else libm lane by lane. */
+#ifdef AIDJIT_LIBMVEC
+extern {vector_c} {mangled}({", ".join([vector_c] * arity)});
+{head} {{ return {mangled}({", ".join(letters)}); }}
+#else
+{head} {{
+    {vector_c} result;
+    for (int lane = 0; lane < {lanes}; lane++) result[lane] = {scalar}({per_lane});
+    return result;
+}}
+#endif"""
+
+
 REDUCTION_KINDS: dict[str, str] = {
     "add": "{acc} + {lane}",
     "mul": "{acc} * {lane}",

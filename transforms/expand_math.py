@@ -5,9 +5,10 @@ library (glibc's libmvec), at whatever vector width it prefers, and not at all w
 none. As MLIR's math-polynomial-approximation does, this pass replaces each transcendental by
 range reduction + polynomial + reconstruction, made of `arith` ops (`math.fma`, `math.absf`,
 `math.copysign`, which gcc compiles to instructions): a loop over them vectorises like any
-arithmetic, at any width, with no call. Each expansion is within 1 ulp (f64 tanh: 2) of the
-correctly rounded result, measured over every f32 input (docs/performance.md, "Vector math"),
-and keeps IEEE special values, branch-free:
+arithmetic, at any width, with no call. Each expansion is within 1 ulp (f64 tanh: 2, f32
+tanh: 5) of the correctly rounded result, measured over every f32 input (docs/performance.md,
+"Vector math"), and keeps IEEE special values, branch-free. The default pipeline expands exp
+and log only (`functions=exp,log`): libmvec's tanh is 1 ulp and as fast.
 
     exp   x -> clamp x to [lo, hi] (NaN passes), k = round(x / ln 2) (by adding 1.5 * 2^p),
           r = x - k ln2 (two fma steps, Cody-Waite), exp(r) = 1 + r + r^2 P(r),
@@ -17,14 +18,15 @@ and keeps IEEE special values, branch-free:
     log   x -> subnormals scaled by 2^p, x = 2^k m with m in [sqrt(1/2), sqrt(2)) from bits,
           f = m - 1, s = f / (2 + f), log(1 + f) = f - (f^2/2 - s (f^2/2 + R(s^2))) (fdlibm),
           + k ln2: log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf, subnormals exact.
-    tanh  |x| < 0.625: x + x z P(z) / Q(z), z = x^2 (Cephes; -0 and subnormals map to
-          themselves); otherwise 1 - 2 / (exp(2 |x|) + 1) with |x| clamped where tanh
-          rounds to 1; either with the sign of x: tanh(+-inf) = +-1, tanh(-0) = -0.
+    tanh  f32: x P(x^2) / Q(x^2) on x clamped to +-9 (Eigen's rational, as MLIR's and XLA's
+          tanh), x itself below 4e-4: tanh(+-inf) = +-1, -0 and subnormals map to themselves.
+          f64: |x| < 0.625: x + x z P(z) / Q(z), z = x^2 (Cephes); otherwise
+          1 - 2 / (exp(2 |x|) + 1) with |x| clamped where tanh rounds to 1, with x's sign.
     NaN in gives NaN out everywhere (a select keeps the input, or arithmetic propagates it).
 
 f32 and f64 share the code; their constants and coefficients are the rows of `FORMATS`. The
-coefficients are the published ones of Cephes (expf, tanhf, tanh) and fdlibm/musl (log,
-logf); f64 exp uses Taylor terms up to r^13/13! (|r| <= ln2/2: truncation below 0.1 ulp).
+coefficients are the published ones of Cephes (expf, tanh), Eigen (f32 tanh) and fdlibm/musl
+(log, logf); f64 exp uses Taylor terms up to r^13/13! (|r| <= ln2/2: truncation below 0.1 ulp).
 
 Works on scalars and on `vector<...xf32>` / `vector<...xf64>` alike: constants are splats
 (`arith.constant dense<...> : vector<16xf32>`), bit tricks run on the same-shaped integer type
@@ -64,6 +66,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from aidjit.dialects.xdsl_fixes import CmpfOp, SelectOp, SIToFPOp
+from aidjit.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,15 @@ class FloatFormat:
     """ln 2 as hi + lo, hi with trailing zero bits, so k * hi is exact for every k used."""
     log_coefficients: tuple[float, ...]
     """R(z) = z (Lg1 + Lg2 z + ...), z = s^2, s = f / (2 + f) (fdlibm's Lg1, Lg2, ...)."""
-    tanh_numerator: tuple[float, ...]
-    tanh_denominator: tuple[float, ...]
-    """P and Q of tanh(x) = x + x z P(z) / Q(z) for |x| < `TANH_SMALL`; an empty Q is 1."""
-    tanh_saturation: float
-    """From here on tanh(x) rounds to 1: |x| is clamped to it before exp."""
+    tanh_numerator: tuple[float, ...] = ()
+    tanh_denominator: tuple[float, ...] = ()
+    """P and Q of tanh(x) = x + x z P(z) / Q(z) for |x| < `TANH_SMALL` (the exp-based form,
+    f64); an empty Q is 1."""
+    tanh_saturation: float = 0.0
+    """From here on tanh(x) rounds to 1: |x| is clamped to it before exp (exp-based form)."""
+    tanh_rational: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """(odd numerator, even denominator) of a rational tanh over the whole clamped range, in
+    powers of x^2, lowest first (see `_rational_tanh`, f32); None: the exp-based form."""
 
     def bits(self, value: float) -> int:
         """The bit pattern of `value` in this format, as a signed integer."""
@@ -120,15 +127,24 @@ FORMATS: dict[Attribute, FloatFormat] = {
         ),
         ln2=(0.693359375, -2.12194440e-4),
         log_coefficients=(0.66666662693, 0.40000972152, 0.28498786688, 0.24279078841),
-        tanh_numerator=(
-            -3.33332819422e-1,
-            1.33314422036e-1,
-            -5.37397155531e-2,
-            2.06390887954e-2,
-            -5.70498872745e-3,
+        # Eigen's generic_fast_tanh_float, as MLIR's math-polynomial-approximation uses it.
+        tanh_rational=(
+            (
+                4.89352455891786e-03,
+                6.37261928875436e-04,
+                1.48572235717979e-05,
+                5.12229709037114e-08,
+                -8.60467152213735e-11,
+                2.00018790482477e-13,
+                -2.76076847742355e-16,
+            ),
+            (
+                4.89352518554385e-03,
+                2.26843463243900e-03,
+                1.18534705686654e-04,
+                1.19825839466702e-06,
+            ),
         ),
-        tanh_denominator=(),
-        tanh_saturation=10.0,
     ),
     f64: FloatFormat(
         float_type=f64,
@@ -316,8 +332,17 @@ def expand_log(e: _Expander, x: SSAValue) -> SSAValue:
     return e.select(e.compare("uno", x, x), x, log)
 
 
+TANH_RATIONAL_CLAMP = 9.0
+"""Beyond this |x| the f32 rational tanh is clamped: tanh rounds to +-1 in f32 from ~9.01 on,
+and so does the rational at 9 (Eigen's bound; MLIR's 7.9053 left 1 - 2^-22 for +-inf)."""
+TANH_RATIONAL_TINY = 0.0004
+"""Below this |x|, tanh(x) rounds to x in f32 (and -0.0 and subnormals stay themselves)."""
+
+
 def expand_tanh(e: _Expander, x: SSAValue) -> SSAValue:
     fmt = e.fmt
+    if fmt.tanh_rational is not None:
+        return _rational_tanh(e, x, *fmt.tanh_rational)
     z = e.mul(x, x)
     ratio = e.polynomial(fmt.tanh_numerator, z)
     if fmt.tanh_denominator:
@@ -334,6 +359,20 @@ def expand_tanh(e: _Expander, x: SSAValue) -> SSAValue:
     # x's, also for -0, where the polynomial's -0 + (+0) gives +0.
     either = e.pick("olt", magnitude, TANH_SMALL, small, large)
     return e.emit(math.CopySignOp(either, x))
+
+
+def _rational_tanh(
+    e: _Expander, x: SSAValue, numerator: Sequence[float], denominator: Sequence[float]
+) -> SSAValue:
+    """x P(x^2) / Q(x^2) on x clamped to +-`TANH_RATIONAL_CLAMP` (NaN passes the clamp, which
+    propagates it; +-inf clamp to +-1), x itself below `TANH_RATIONAL_TINY`: one division and
+    eleven fmas, where the exp-based form took an exp, a division and both branches (f32 W1,
+    whose sigmoid is a tanh too, ran 1.5x faster)."""
+    clamped = e.emit(arith.MinimumfOp(x, e.constant(TANH_RATIONAL_CLAMP)))
+    clamped = e.emit(arith.MaximumfOp(clamped, e.constant(-TANH_RATIONAL_CLAMP)))
+    z = e.mul(clamped, clamped)
+    ratio = e.div(e.mul(clamped, e.polynomial(numerator, z)), e.polynomial(denominator, z))
+    return e.pick("olt", e.emit(math.AbsFOp(x)), TANH_RATIONAL_TINY, x, ratio)
 
 
 EXPANSIONS: dict[type[Operation], Callable[[_Expander, SSAValue], SSAValue]] = {
@@ -363,9 +402,20 @@ class ExpandMathPass(ModulePass):
     Other math ops and other types are left alone (see the module docstring)."""
 
     name = "expand-math"
+    functions: tuple[str, ...] = ("exp", "log", "tanh")
+    """The functions to expand (by their math op's name); the others stay math ops, which the
+    C emitter writes as libm calls (on vectors, libmvec's variant of the vector's width)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        unknown = set(self.functions) - {kind.name.removeprefix("math.") for kind in EXPANSIONS}
+        if unknown:
+            raise PipelineError(
+                f"expand-math: no expansion of {', '.join(sorted(unknown))}; it expands "
+                + ", ".join(kind.name.removeprefix("math.") for kind in EXPANSIONS)
+            )
         for math_op in list(op.walk()):
+            if math_op.name.removeprefix("math.") not in self.functions:
+                continue
             expansion = EXPANSIONS.get(type(math_op))
             found = expansion and _float_format(math_op.results[0].type)
             if not expansion or not found:

@@ -90,6 +90,7 @@ VECTOR_OPS: frozenset[type[Operation]] = frozenset(
         *emit_vector.NATIVE,
         *emit_vector.CONVERSIONS,
         *emit_vector.HELPER_CALLS,
+        *emit_vector.LIBMVEC_OPS,
         arith.CmpfOp,
         arith.CmpiOp,
         arith.SelectOp,

@@ -16,6 +16,7 @@ from xdsl.dialects.builtin import f32, f64
 
 import aidjit
 from aidjit import ops
+from aidjit.runtime.target import detect_target
 from aidjit.transforms.expand_math import EXPANSIONS, FORMATS
 
 FUNCTIONS: dict[str, tuple[Callable, Callable[[float], float]]] = {
@@ -23,7 +24,7 @@ FUNCTIONS: dict[str, tuple[Callable, Callable[[float], float]]] = {
     "log": (ops.log, math.log),
     "tanh": (ops.tanh, math.tanh),
 }
-MAX_ULP = {np.float32: {"exp": 1, "log": 1, "tanh": 1}, np.float64: {"exp": 1, "log": 1, "tanh": 2}}
+MAX_ULP = {np.float32: {"exp": 1, "log": 1, "tanh": 5}, np.float64: {"exp": 1, "log": 1, "tanh": 2}}
 """The bounds of docs/performance.md ("Vector math"): f32 measured over every input."""
 
 INF, NAN = math.inf, math.nan
@@ -175,13 +176,17 @@ def test_interpreter_agrees_with_c(name: str, dtype: type) -> None:
     assert distance.max() <= 1
 
 
-def test_the_default_pipeline_expands_w1_to_calls_of_nothing() -> None:
-    """W1's chain (exp, tanh, sigmoid through tanh) leaves no transcendental for libm."""
+def test_the_default_pipeline_expands_exp_and_calls_libmvec_for_tanh() -> None:
+    """W1's chain in the default pipeline: exp expanded (1 ulp, as fast as libmvec's 3-ulp
+    expf), tanh (and sigmoid, a tanh) called at the vector width (libmvec's is 1 ulp and as
+    fast as the 5-ulp rational), scalar tails included."""
     x = np.linspace(-5, 5, 64, dtype=np.float32)
     compiled = aidjit.compile(
         lambda x, a, b: ops.tanh(x * a + b) * ops.sigmoid(x) - ops.exp(-ops.abs(x)), x, x, x
     )
     loops, source = compiled.ir("loops"), compiled.ir("c")
-    assert not any(f"math.{name} " in loops for name in FUNCTIONS)
-    assert not any(f"{name}f(" in source for name in FUNCTIONS)
-    assert "arith.bitcast" in loops
+    assert "math.exp " not in loops and "arith.bitcast" in loops
+    assert "expf(" not in source
+    assert "math.tanh " in loops
+    if detect_target().isa.vector_bytes:
+        assert "_ZGV" in source and "aidjit_tanh_v" in source

@@ -92,6 +92,17 @@ CASES: dict[str, Case] = {
 }
 
 SIZES = [17, 33, 1000]
+LIBM_CALLED = {"exp_tanh"}
+"""Cases with a function the default pipeline leaves to libm (tanh): not bitwise, see below."""
+
+
+def _ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance in representable floats (NaN against NaN: 0)."""
+    width = np.int32 if a.dtype == np.float32 else np.int64
+    both_nan = np.isnan(a) & np.isnan(b)
+    keys = [x.view(width).astype(np.float64) for x in (a, b)]
+    keys = [np.where(k < 0, np.iinfo(width).min - k, k) for k in keys]
+    return np.where(both_nan, 0, np.abs(keys[0] - keys[1]))
 
 
 @pytest.mark.parametrize("columns", SIZES)
@@ -106,7 +117,12 @@ def test_vectorised_c_is_bitwise_the_scalar_c(name: str, dtype: type, columns: i
     if detect_target().isa.vector_bytes:
         assert "vector.load" in vectorised.ir("loops"), "nothing was vectorised"
     got, expected = np.asarray(vectorised(*inputs)), np.asarray(scalar(*inputs))
-    assert np.array_equal(_bits(got), _bits(expected)), f"{name}: vectorised C differs"
+    if name in LIBM_CALLED:
+        # tanh stays a libm call: libmvec's vector variant in vector lanes, libm's scalar tanh
+        # in the scalar pipeline, two implementations within 1 ulp each.
+        assert _ulps(got, expected).max() <= 2, f"{name}: vectorised C differs"
+    else:
+        assert np.array_equal(_bits(got), _bits(expected)), f"{name}: vectorised C differs"
     with np.errstate(all="ignore"):
         wanted = reference(*(a.astype(np.float64) for a in inputs))
     tolerance = 2e-5 if dtype == np.float32 else 1e-12
@@ -116,7 +132,7 @@ def test_vectorised_c_is_bitwise_the_scalar_c(name: str, dtype: type, columns: i
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", ["exp_tanh", "max", "softmax"])
+@pytest.mark.parametrize("name", ["log_sqrt", "max", "softmax"])
 def test_interpreter_runs_the_vectorised_loops_as_the_c_does(name: str, dtype: type) -> None:
     """The loop interpreter computes each lane as the scalar op would: the same bits as C."""
     fn, _, count = CASES[name]
@@ -156,8 +172,8 @@ def _plan(op: str, n: int = 64, vector_bytes: int = 64) -> Any:
         ("%b = arith.addf %a, %a : f32", 16),
         ("%b = math.fma %a, %a, %a : f32", 16),
         ("%b = math.exp %a : f32", 16),  # expanded by expand-math, which runs next
-        ("%b = math.powf %a, %a : f32", None),  # libm only
-        ("%b = math.sin %a : f32", None),
+        ("%b = math.powf %a, %a : f32", 16),  # libmvec's vector variant
+        ("%b = math.sin %a : f32", 16),
         # the widest lanes decide: 8 of i64, so 8 of f32
         ("%t = arith.fptosi %a : f32 to i64\n    %b = arith.sitofp %t : i64 to f32", 8),
     ],

@@ -1,4 +1,5 @@
 // RUN: aidjit-opt %s --split-input-file -p expand-math | filecheck %s
+// RUN: aidjit-opt %s --split-input-file -p 'expand-math{functions=exp,log}' | filecheck %s --check-prefix=DEFAULT
 
 // exp on f32: the input clamped (NaN passes the ordered compares), k = round(x / ln2) by the
 // 1.5 * 2^23 shift, a Cody-Waite reduction and a Horner polynomial in fma, and 2^k built from
@@ -58,26 +59,26 @@ func.func @log_f64(%x: f64) -> f64 {
 
 // -----
 
-// tanh on vector<16xf32>: the same expansion lane-wise, with splat constants, i32 vectors for
-// the bits and vector<16xi1> masks; small |x| takes the odd polynomial, the rest
-// 1 - 2 / (exp(2 |x|) + 1); either gets the sign of x (tanh(-0) = -0).
+// tanh on vector<16xf32>: the rational x P(x^2) / Q(x^2) lane-wise, with splat constants, on x
+// clamped to +-9 (NaN passes minimumf/maximumf), and x itself below 4e-4 (so tanh(-0) = -0).
+// With functions=exp,log (the default pipeline's choice) tanh is left to libmvec.
 // CHECK-LABEL: func.func @tanh_vector
 // CHECK-SAME: (%[[X:.*]]: vector<16xf32>)
 // CHECK-NOT: math.tanh
-// CHECK: %[[Z:.*]] = arith.mulf %[[X]], %[[X]] : vector<16xf32>
-// CHECK: %[[SMALL:.*]] = math.fma %{{.*}}, %{{.*}}, %[[X]] : vector<16xf32>
+// CHECK: %[[HI:.*]] = arith.minimumf %[[X]], %{{.*}} : vector<16xf32>
+// CHECK: %[[C:.*]] = arith.maximumf %[[HI]], %{{.*}} : vector<16xf32>
+// CHECK-NEXT: %[[Z:.*]] = arith.mulf %[[C]], %[[C]] : vector<16xf32>
+// CHECK-COUNT-6: math.fma %{{.*}}, %[[Z]], %{{.*}} : vector<16xf32>
+// CHECK: %[[P:.*]] = arith.mulf %[[C]], %{{.*}} : vector<16xf32>
+// CHECK-COUNT-3: math.fma %{{.*}}, %[[Z]], %{{.*}} : vector<16xf32>
+// CHECK: %[[R:.*]] = arith.divf %[[P]], %{{.*}} : vector<16xf32>
 // CHECK-NEXT: %[[ABS:.*]] = math.absf %[[X]] : vector<16xf32>
-// CHECK: arith.cmpf ogt, %[[ABS]], %{{.*}} : vector<16xf32>
-// CHECK: arith.select %{{.*}}, %{{.*}}, %[[ABS]] : vector<16xi1>, vector<16xf32>
-// CHECK: arith.bitcast %{{.*}} : vector<16xf32> to vector<16xi32>
-// CHECK: arith.constant dense<1262485504> : vector<16xi32>
-// CHECK: arith.bitcast %{{.*}} : vector<16xi32> to vector<16xf32>
-// CHECK: %[[LARGE:.*]] = arith.subf %{{.*}}, %{{.*}} : vector<16xf32>
-// CHECK-NEXT: %[[BOUND:.*]] = arith.constant dense<6.250000e-01> : vector<16xf32>
-// CHECK-NEXT: %[[IS_SMALL:.*]] = arith.cmpf olt, %[[ABS]], %[[BOUND]] : vector<16xf32>
-// CHECK-NEXT: %[[M:.*]] = arith.select %[[IS_SMALL]], %[[SMALL]], %[[LARGE]] : vector<16xi1>, vector<16xf32>
-// CHECK-NEXT: %[[R:.*]] = math.copysign %[[M]], %[[X]] : vector<16xf32>
-// CHECK-NEXT: func.return %[[R]] : vector<16xf32>
+// CHECK-NEXT: %[[TINY:.*]] = arith.constant dense<4.000000e-04> : vector<16xf32>
+// CHECK-NEXT: %[[IS_TINY:.*]] = arith.cmpf olt, %[[ABS]], %[[TINY]] : vector<16xf32>
+// CHECK-NEXT: %[[T:.*]] = arith.select %[[IS_TINY]], %[[X]], %[[R]] : vector<16xi1>, vector<16xf32>
+// CHECK-NEXT: func.return %[[T]] : vector<16xf32>
+// DEFAULT-LABEL: func.func @tanh_vector
+// DEFAULT-NEXT: math.tanh %{{.*}} : vector<16xf32>
 func.func @tanh_vector(%x: vector<16xf32>) -> vector<16xf32> {
   %r = math.tanh %x : vector<16xf32>
   func.return %r : vector<16xf32>
