@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import sys
 import sysconfig
@@ -357,6 +356,8 @@ def entry_module() -> ModuleType | None:
     if include is None:
         debug_log(1, "no Python.h: compiled functions are called through cffi")
         return None
+    import hashlib  # here, not at the top: its OpenSSL costs 4-13 ms of `import aidjit`
+
     from aidjit.runtime.cache import cache_dir
 
     source = f"/* Python {sys.version} ({include}) */\n{ENTRY_SOURCE}"

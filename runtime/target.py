@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +71,7 @@ class Target:
     def fingerprint(self) -> str:
         """Everything a compiled kernel depends on: part of every cache key."""
         return (
-            f"{platform.machine()} isa={self.isa.name} l1d={self.l1d_bytes} l2={self.l2_bytes} "
+            f"{os.uname().machine} isa={self.isa.name} l1d={self.l1d_bytes} l2={self.l2_bytes} "
             f"l3={self.l3_bytes} cores={self.cores}"
         )
 

@@ -39,7 +39,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import shlex
 import shutil
 import sys
@@ -381,7 +380,7 @@ def host_fingerprint() -> str:
     except OSError:
         lines = []
     features = next((line for line in lines if line.startswith(("flags", "Features"))), "")
-    return f"{platform.machine()} {features}"
+    return f"{os.uname().machine} {features}"
 
 
 # ----- the self-test: known compiler bugs, re-checked once per toolchain ------------------------
