@@ -96,6 +96,23 @@ def _predicate(arg: int | str, names: Sequence[str]) -> int:
     return list(names).index(arg)
 
 
+def _init_comparison(
+    op: IRDLOperation,
+    operands: tuple[SSAValue | Operation, SSAValue | Operation],
+    predicate: int,
+    **properties: Attribute,
+) -> None:
+    """A comparison of two same-typed operands into `i1` or a vector of `i1` of their shape."""
+    lhs, rhs = (SSAValue.get(operand) for operand in operands)
+    arith.CmpfOp._validate_operand_types(lhs, rhs)
+    IRDLOperation.__init__(
+        op,
+        operands=[lhs, rhs],
+        result_types=[i1_like(lhs.type)],
+        properties={"predicate": IntegerAttr(predicate, 64), **properties},
+    )
+
+
 @irdl_op_definition
 class CmpfOp(arith.CmpfOp):
     name = "arith.cmpf"
@@ -116,16 +133,11 @@ class CmpfOp(arith.CmpfOp):
         arg: int | str,
         fastmath: arith.FastMathFlagsAttr | None = None,
     ) -> None:
-        operand1, operand2 = SSAValue.get(operand1), SSAValue.get(operand2)
-        self._validate_operand_types(operand1, operand2)
-        IRDLOperation.__init__(
+        _init_comparison(
             self,
-            operands=[operand1, operand2],
-            result_types=[i1_like(operand1.type)],
-            properties={
-                "predicate": IntegerAttr(_predicate(arg, arith.CMPF_COMPARISON_OPERATIONS), 64),
-                "fastmath": fastmath or arith.FastMathFlagsAttr("none"),
-            },
+            (operand1, operand2),
+            _predicate(arg, arith.CMPF_COMPARISON_OPERATIONS),
+            fastmath=fastmath or arith.FastMathFlagsAttr("none"),
         )
 
 
@@ -144,15 +156,8 @@ class CmpiOp(arith.CmpiOp):
     def __init__(
         self, operand1: SSAValue | Operation, operand2: SSAValue | Operation, arg: int | str
     ) -> None:
-        operand1, operand2 = SSAValue.get(operand1), SSAValue.get(operand2)
-        self._validate_operand_types(operand1, operand2)
-        IRDLOperation.__init__(
-            self,
-            operands=[operand1, operand2],
-            result_types=[i1_like(operand1.type)],
-            properties={
-                "predicate": IntegerAttr(_predicate(arg, arith.CMPI_COMPARISON_OPERATIONS), 64)
-            },
+        _init_comparison(
+            self, (operand1, operand2), _predicate(arg, arith.CMPI_COMPARISON_OPERATIONS)
         )
 
 
