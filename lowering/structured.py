@@ -77,6 +77,15 @@ def scalar_constant(value: int | float, type_: Attribute) -> SSAValue:
     return arith.ConstantOp(scalar_attr(value, type_)).result
 
 
+def constant_int(value: SSAValue) -> int | None:
+    """The value of an integer or index `arith.constant` (None for anything else): the loop
+    level's bounds, steps and indices, which the schedules read."""
+    owner = value.owner
+    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
+        return owner.value.value.data
+    return None
+
+
 def empty_tensor(type_: TensorType) -> SSAValue:
     return tensor.EmptyOp([], type_).tensor
 

@@ -54,7 +54,7 @@ from xdsl.passes import ModulePass
 from xdsl.traits import is_side_effect_free
 
 from aidjit.errors import PipelineError
-from aidjit.lowering.structured import element_bytes
+from aidjit.lowering.structured import constant_int, element_bytes
 from aidjit.runtime.strided import static_layout
 
 NUM_THREADS = "aidjit.num_threads"
@@ -140,7 +140,7 @@ class _Accesses:
         """No two iterations touch the same bytes where one writes (see the module docstring)."""
         if self.problem is not None:
             return False
-        step = _constant(self.loop.step)
+        step = constant_int(self.loop.step)
         assert step is not None
         return all(
             _cluster_independent(cluster, step)
@@ -150,12 +150,12 @@ class _Accesses:
 
     def _iterations(self) -> tuple[int, int]:
         """The first and last value of the loop's induction variable."""
-        lower, upper, step = (_constant(v) for v in (self.loop.lb, self.loop.ub, self.loop.step))
+        lower, upper, step = (constant_int(v) for v in (self.loop.lb, self.loop.ub, self.loop.step))
         assert lower is not None and upper is not None and step is not None
         return lower, lower + (upper - lower - 1) // step * step
 
     def _nested_range(self, loop: scf.ForOp) -> None:
-        bounds = [_constant(v) for v in (loop.lb, loop.ub, loop.step)]
+        bounds = [constant_int(v) for v in (loop.lb, loop.ub, loop.step)]
         lower, upper, step = bounds
         if lower is None or upper is None or step is None or step <= 0 or upper <= lower:
             return  # its induction variable has no known range: addresses using it are unknown
@@ -202,7 +202,7 @@ class _Accesses:
 
     def _affine(self, value: SSAValue) -> _Affine | None:
         """`value` as a sum of induction variables times constants plus a constant, or None."""
-        constant = _constant(value)
+        constant = constant_int(value)
         if constant is not None:
             return _Affine({}, constant)
         if value == self.loop.body.block.args[0] or value in self.ranges:
@@ -313,13 +313,6 @@ def _walk(region: Region) -> Iterator[Operation]:
                 yield from _walk(nested)
 
 
-def _constant(value: SSAValue) -> int | None:
-    owner = value.owner
-    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
-        return owner.value.value.data
-    return None
-
-
 def _base(ref: SSAValue) -> tuple[SSAValue, int | None]:
     """The buffer `ref` is a view of, and the byte offset of `ref`'s base pointer in it (None
     when a workspace view's shift is not a constant). Views of one workspace share its base, so
@@ -327,13 +320,13 @@ def _base(ref: SSAValue) -> tuple[SSAValue, int | None]:
     while isinstance(ref.owner, _VIEWS):
         ref = ref.owner.operands[0]
     if isinstance(ref.owner, memref.ViewOp):
-        return ref.owner.source, _constant(ref.owner.byte_shift)
+        return ref.owner.source, constant_int(ref.owner.byte_shift)
     return ref, 0
 
 
 def trip_count(lower: SSAValue, upper: SSAValue, step: SSAValue) -> int | None:
     """Iterations of a loop with constant bounds (None when one is not a constant)."""
-    bounds = [_constant(value) for value in (lower, upper, step)]
+    bounds = [constant_int(value) for value in (lower, upper, step)]
     if None in bounds or bounds[2] <= 0:
         return None
     first, end, stride = bounds

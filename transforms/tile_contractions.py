@@ -52,11 +52,11 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import arith, func, math, memref, scf, vector
 from xdsl.dialects.builtin import IndexType, IntegerAttr, MemRefType, ModuleOp, VectorType
-from xdsl.ir import Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
-from aidjit.lowering.structured import element_bytes
+from aidjit.lowering.structured import constant_int, element_bytes
 from aidjit.runtime.strided import static_layout
 
 MAX_TILE_ROWS = 8
@@ -78,35 +78,29 @@ class Contraction:
     row_loop: scf.ForOp | None
 
     @property
-    def element_type(self) -> type:
+    def element_type(self) -> Attribute:
         return self.c.res.type
 
     def bound(self, loop: scf.ForOp) -> tuple[int, int]:
-        return _constant(loop.lb), _constant(loop.ub)  # type: ignore[return-value]
-
-
-def _constant(value: SSAValue) -> int | None:
-    owner = value.owner
-    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
-        return owner.value.value.data
-    return None
+        """The constant bounds of one of the matched loops (`match` checked they are)."""
+        lower, upper = constant_int(loop.lb), constant_int(loop.ub)
+        assert lower is not None and upper is not None
+        return lower, upper
 
 
 def _unit_loop(loop: Operation) -> bool:
     return (
         isinstance(loop, scf.ForOp)
         and not loop.iter_args
-        and _constant(loop.step) == 1
-        and _constant(loop.lb) is not None
-        and _constant(loop.ub) is not None
+        and constant_int(loop.step) == 1
+        and constant_int(loop.lb) is not None
+        and constant_int(loop.ub) is not None
     )
 
 
 def _defined_outside(value: SSAValue, op: Operation) -> bool:
     """Whether `value` is defined outside `op` (so invariant in its loops)."""
-    owner = value.owner if isinstance(value, BlockArgument) else value.owner
-    if isinstance(value, BlockArgument):
-        owner = value.block.parent_op()
+    owner = value.block.parent_op() if isinstance(value, BlockArgument) else value.owner
     while owner is not None:
         if owner is op:
             return False
@@ -227,12 +221,12 @@ class _Emitter:
         """base + delta, folded when base is a constant."""
         if delta == 0:
             return base
-        if (known := _constant(base)) is not None:
+        if (known := constant_int(base)) is not None:
             return self.index(known + delta)
         return self.plus(base, self.index(delta))
 
     def plus(self, base: SSAValue, value: SSAValue) -> SSAValue:
-        if _constant(base) == 0:
+        if constant_int(base) == 0:
             return value
         return self.add(arith.AddiOp(base, value)).results[0]
 

@@ -81,6 +81,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from aidjit.dialects.xdsl_fixes import VECTOR_AWARE_OPS, make_reduction
 from aidjit.errors import PipelineError
+from aidjit.lowering.structured import constant_int
 from aidjit.runtime import emit_vector
 from aidjit.runtime.strided import static_layout
 from aidjit.transforms.expand_math import EXPANSIONS
@@ -135,13 +136,6 @@ _VIEWS = (*_RESHAPES, memref.ViewOp)
 def _op_class(op: Operation) -> type[Operation]:
     """The upstream class of `op` (xdsl_fixes' vector-aware ops count as xDSL's)."""
     return _UPSTREAM.get(type(op), type(op))
-
-
-def _constant(value: SSAValue) -> int | None:
-    owner = value.owner
-    if isinstance(owner, arith.ConstantOp) and isinstance(owner.value, IntegerAttr):
-        return owner.value.value.data
-    return None
 
 
 def buffer_of(ref: SSAValue) -> SSAValue:
@@ -358,7 +352,7 @@ class _Planner:
 
 def plan_loop(loop: scf.ForOp, vector_bytes: int) -> LoopPlan | None:
     """How to vectorise `loop`, or None when it stays scalar."""
-    lower, upper, step = (_constant(v) for v in (loop.lb, loop.ub, loop.step))
+    lower, upper, step = (constant_int(v) for v in (loop.lb, loop.ub, loop.step))
     if lower is None or upper is None or step != 1 or loop.iter_args:
         return None
     try:
@@ -558,7 +552,7 @@ def _carried_pairs(loop: scf.ForOp) -> list[tuple[vector.LoadOp, vector.StoreOp]
 def _disjoint(a: VectorAccess, b: VectorAccess) -> bool:
     """Whether two vector accesses of the same length surely share no element: the same
     memref and indices but for constant last ones at least a vector apart."""
-    first, second = _constant(a.indices[-1]), _constant(b.indices[-1])
+    first, second = constant_int(a.indices[-1]), constant_int(b.indices[-1])
     lanes = _accessed_type(a).get_shape()[0]
     return (
         a.base == b.base
