@@ -67,7 +67,7 @@ def _numpy_call(workload: Workload, inputs: Arrays) -> Callable[[], Any]:
 def _compiled_call(workload: Workload, inputs: Arrays) -> Callable[[], Any]:
     import aidjit
 
-    compiled = aidjit.compile(workload.aidjit_fn, *inputs)
+    compiled = aidjit.compile(workload.aidjit_fn, *inputs, tier="optimized")  # the kernel's memory
     return lambda: compiled(*inputs)
 
 
