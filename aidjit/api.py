@@ -571,6 +571,8 @@ class CompiledFunction:
             raise ValueError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
         if stage in self._stages:
             return self._stages[stage]
+        # Wait before taking the lock: a background build holds it while it runs, and
+        # waiting for that build with the lock held would never end.
         self.wait()
         from aidjit.dialects.xdsl_fixes import IR_LOCK
 

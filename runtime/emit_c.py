@@ -93,8 +93,8 @@ def _vector_c_type(type_: VectorType, op: Operation) -> str:
     if len(lanes) != 1 or lanes[0] < 1 or lanes[0] & (lanes[0] - 1):
         raise _unsupported(op, f"vector type {type_} (one dimension, a power-of-two length)")
     if element == "bool":
-        return vector_name(lanes[0], "int32_t", mask_short(4))
-    return vector_name(lanes[0], element, _SHORT_NAMES[element])
+        return vector_name(lanes[0], mask_short(4))
+    return vector_name(lanes[0], _SHORT_NAMES[element])
 
 
 def _memref_type(type_: Attribute, op: Operation) -> MemRefType:
@@ -581,7 +581,7 @@ class _FunctionEmitter:
         """The integer vector a comparison of (or a blend of) `type_` lanes yields."""
         lanes = type_.get_shape()[0]
         element_bytes = _C_SIZES[_c_type(type_.get_element_type(), op)]
-        return vector_name(lanes, emit_vector.mask_c_type(element_bytes), mask_short(element_bytes))
+        return vector_name(lanes, mask_short(element_bytes))
 
     def intrinsic(self, op: Operation, type_: VectorType) -> str:
         element = _c_type(type_.get_element_type(), op)
@@ -684,7 +684,7 @@ _REDUCTION_IDENTITY = {"add": "-0.0", "mul": "1", "maximumf": "-INFINITY", "mini
 
 def _emit_reduction(emitter: _FunctionEmitter, op: vector.ReductionOp) -> None:
     """The lanes folded in order, lane 0 first, into the accumulator (emit_vector)."""
-    kind = emit_vector.reduction_kind(op)
+    kind = op.kind.data.value
     if kind not in emit_vector.REDUCTION_KINDS:
         raise _unsupported(op, f"reduction kind {kind}")
     element = _c_type(op.dest.type, op)
@@ -1162,39 +1162,36 @@ def _vector_typedefs(module: ModuleOp) -> list[str]:
     ]
 
 
+def _vector_spelling(type_: VectorType) -> tuple[int, str, str, str]:
+    """(lanes, element C type, element short name, vector typedef) of a vector type:
+    `(16, "float", "f32", "aidjit_v16f32")`."""
+    lanes = type_.get_shape()[0]
+    element = _C_TYPES[type_.get_element_type()]
+    short = _SHORT_NAMES[element]
+    return lanes, element, short, vector_name(lanes, short)
+
+
 def _vector_helpers(needs: _ModuleNeeds) -> list[str]:
     definitions = []
     for helper, type_ in needs.vector_helpers:
-        lanes = type_.get_shape()[0]
-        element = _C_TYPES[type_.get_element_type()]
-        size = _C_SIZES[element]
+        lanes, element, short, vector_c = _vector_spelling(type_)
         definitions.append(
             emit_vector.HELPERS[helper].substitute(
-                V=vector_name(lanes, element, _SHORT_NAMES[element]),
+                V=vector_c,
                 E=element,
-                M=vector_name(lanes, emit_vector.mask_c_type(size), mask_short(size)),
-                v=f"v{lanes}{_SHORT_NAMES[element]}",
-                N=lanes,
+                M=vector_name(lanes, mask_short(_C_SIZES[element])),
+                v=vector_c.removeprefix("aidjit_"),
             )
         )
     for root, type_ in needs.vector_libm:
-        lanes = type_.get_shape()[0]
-        element = _C_TYPES[type_.get_element_type()]
-        short = f"v{lanes}{_SHORT_NAMES[element]}"
-        names = (
-            vector_name(lanes, element, _SHORT_NAMES[element]),
-            short,
-            root + _LIBM_SUFFIX[element],
-        )
+        lanes, element, short, vector_c = _vector_spelling(type_)
+        names = (vector_c, vector_c.removeprefix("aidjit_"), root + _LIBM_SUFFIX[element])
         bits = 8 * _C_SIZES[element] * lanes
         definitions.append(
             emit_vector.libmvec_helper(root, _LIBM_ARITY.get(root, 1), lanes, names, bits)
         )
     for kind, type_ in needs.reductions:
-        lanes = type_.get_shape()[0]
-        element = _C_TYPES[type_.get_element_type()]
-        short = _SHORT_NAMES[element]
-        vector_c = vector_name(lanes, element, short)
+        lanes, element, short, vector_c = _vector_spelling(type_)
         definitions.append(emit_vector.reduction_helper(kind, lanes, vector_c, element, short))
     return definitions
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from string import Template
 
-from xdsl.dialects import arith, math, vector
+from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import VectorType
 from xdsl.ir import Attribute, Operation
 
@@ -51,7 +51,7 @@ _SQRT = {
 _MASK_LANES = {1: "int8_t", 2: "int16_t", 4: "int32_t", 8: "int64_t"}
 
 
-def vector_name(lanes: int, element_c_type: str, short: str) -> str:
+def vector_name(lanes: int, short: str) -> str:
     """`aidjit_v16f32`: the typedef of `lanes` elements of `element_c_type`."""
     return f"{VECTOR_PREFIX}{lanes}{short}"
 
@@ -59,7 +59,7 @@ def vector_name(lanes: int, element_c_type: str, short: str) -> str:
 def typedef(lanes: int, element_c_type: str, short: str, element_bytes: int) -> str:
     size = lanes * element_bytes
     return (
-        f"typedef {element_c_type} {vector_name(lanes, element_c_type, short)} "
+        f"typedef {element_c_type} {vector_name(lanes, short)} "
         f"__attribute__((vector_size({size})));"
     )
 
@@ -212,7 +212,7 @@ REDUCTION_KINDS: dict[str, str] = {
 NaN-aware ones call the scalar helpers of emit_c, which the emitter then also defines)."""
 
 # Over $V (the vector typedef), $E (its element C type), $M (the integer vector of the same
-# lane width), $v (the vector's short name) and $N (lanes).
+# lane width) and $v (the vector's short name).
 HELPERS: dict[str, Template] = {
     "load": Template("""\
 static inline $V aidjit_load_$v(const $E *p) {
@@ -266,7 +266,3 @@ def reduction_helper(kind: str, lanes: int, vector_c: str, element_c: str, short
         f"    for (int lane = 0; lane < {lanes}; lane++) acc = {step};\n"
         "    return acc;\n}"
     )
-
-
-def reduction_kind(op: vector.ReductionOp) -> str:
-    return op.kind.data.value
