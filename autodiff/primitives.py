@@ -11,6 +11,7 @@ new op is one `Primitive(...)` here plus one line per family-specific table down
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -123,7 +124,9 @@ class Primitive:
 _REGISTRY: dict[str, Primitive] = {}
 
 _DEFINITIONS = "aidjit.autodiff.ops"
-"""The module whose `register(...)` calls fill the registry."""
+"""The package whose family modules' `register(...)` calls fill the registry."""
+
+_complete_registry = False
 
 
 def register(primitive: Primitive) -> Primitive:
@@ -137,14 +140,21 @@ def _complete() -> Mapping[str, Primitive]:
     """The registry, with every primitive defined: the lookups below own that guarantee.
 
     The definitions cannot live in this module: their gradient rules are written with the
-    public functions of `ops` (which build Tensors and import this module), and this module
-    must not import them back at load time. Left to importers, the table was filled only if
-    someone happened to import `ops` first, so `aidjit.dialects.graph` failed to load on its own
+    public ops (which build Tensors and import this module), and this module must not import
+    them back at load time. Left to importers, the table was filled only if someone happened
+    to import the ops first, so `aidjit.dialects.graph` failed to load on its own
     (`KeyError: 'negate'`). The one moment the table must be complete is a lookup, so a lookup
-    completes it: no importer needs to know the order. Importing the module again is a
-    dictionary hit; while `ops` itself is being imported it is already in `sys.modules`.
+    completes it: no importer needs to know the order. Each module of the package is imported
+    by name, not through the package's `__init__`, so the registry is whole whichever of them
+    an importer loaded (tests/test_imports.py loads modules with their packages' `__init__`
+    left out). While a family module is being imported, it is already in `sys.modules`.
     """
-    importlib.import_module(_DEFINITIONS)
+    global _complete_registry
+    if not _complete_registry:
+        package = importlib.import_module(_DEFINITIONS)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{_DEFINITIONS}.{module.name}")
+        _complete_registry = True
     return _REGISTRY
 
 

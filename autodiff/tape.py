@@ -165,6 +165,6 @@ def _ones_like(tensor: Tensor) -> Tensor:
 
 def stop_gradient(tensor: Tensor) -> Tensor:
     """The same value, invisible to every tape."""
-    from aidjit.autodiff import ops
+    from aidjit.autodiff.ops.core import reshape_p
 
-    return apply(ops.reshape_p, tensor, shape=tensor.shape, record=False)
+    return apply(reshape_p, tensor, shape=tensor.shape, record=False)

@@ -229,7 +229,7 @@ class Tensor:
         """numpy functions (`np.sum(t)`, `np.reshape(t, s)`) run the aidjit op meaning the same."""
         return _numpy_dispatch().array_function(func, types, args, kwargs)
 
-    # ----- operators (the functions live in ops.py; imported lazily to avoid a cycle) --------
+    # ----- operators (the functions live in aidjit.ops; imported lazily to avoid a cycle) --------
 
     def __add__(self, other: Any) -> Tensor:
         return _ops().add(self, other)

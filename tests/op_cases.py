@@ -2,6 +2,11 @@
 
 Each case names a function of aidjit tensors, the numpy reference it must match, the input
 shapes and the input domain (so log sees positive numbers, abs stays away from its kink, ...).
+
+Every row runs eagerly (against numpy, and its gradient against finite differences). Compiled,
+the rows of the core family run one by one; the rows of every other family run as one bundle,
+one function computing all of the family's rows, so that a family of twenty ops costs the
+suite two compiles per dtype and level, not forty (`COMPILED` lists what compiled tests run).
 """
 
 from __future__ import annotations
@@ -24,8 +29,13 @@ class Case:
     domain: str = "any"  # any | positive | away_from_zero | distinct
     differentiable: bool = True
     int_inputs: dict[int, int] = field(default_factory=dict)  # input index -> number of classes
+    family: str = "core"
+    rows: tuple[Case, ...] = ()
+    """A bundle's rows: its inputs are theirs, one after another; its fn returns their results."""
 
     def inputs(self, dtype: Any, seed: int = 0) -> list[np.ndarray]:
+        if self.rows:
+            return [a for row in self.rows for a in row.inputs(dtype, seed)]
         rng = np.random.default_rng(seed)
         arrays = []
         for index, shape in enumerate(self.shapes):
@@ -305,3 +315,49 @@ CASES: list[Case] = [
 
 CASE_IDS = [case.id for case in CASES]
 DIFFERENTIABLE = [case for case in CASES if case.differentiable]
+
+
+def bundle(family: str, rows: list[Case]) -> Case:
+    """One case computing every row of `family`: a tuple of the rows' results."""
+    bounds = np.cumsum([0, *(len(row.shapes) for row in rows)]).tolist()
+    spans = list(zip(bounds, bounds[1:], strict=False))
+
+    def split(args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return [args[start:stop] for start, stop in spans]
+
+    return Case(
+        f"{family}-family",
+        lambda *args: tuple(row.fn(*part) for row, part in zip(rows, split(args), strict=True)),
+        lambda *args: tuple(
+            row.reference(*part) for row, part in zip(rows, split(args), strict=True)
+        ),
+        tuple(shape for row in rows for shape in row.shapes),
+        differentiable=any(row.differentiable for row in rows),
+        int_inputs={
+            start + index: classes
+            for row, (start, _) in zip(rows, spans, strict=True)
+            for index, classes in row.int_inputs.items()
+        },
+        family=family,
+        rows=tuple(rows),
+    )
+
+
+def results(value: Any) -> list[Any]:
+    """A case's results as a list: a bundle returns a tuple, a row one tensor or array."""
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def total(value: Any) -> Any:
+    """The sum of every float result: what compiled gradient tests differentiate."""
+    floats = [r.sum() for r in results(value) if np.dtype(r.dtype).kind == "f"]
+    return sum(floats[1:], floats[0])
+
+
+FAMILIES = sorted({case.family for case in CASES} - {"core"})
+COMPILED = [case for case in CASES if case.family == "core"] + [
+    bundle(family, [case for case in CASES if case.family == family]) for family in FAMILIES
+]
+"""What compiled tests run: each core row alone, then one bundle per other family."""
+COMPILED_IDS = [case.id for case in COMPILED]
+COMPILED_DIFFERENTIABLE = [case for case in COMPILED if case.differentiable]

@@ -2,7 +2,7 @@
 
 A plain `import aidjit.x` runs `aidjit/__init__.py` first, which imports nearly everything, so
 it would hide a module that works only because another module's import filled a table (the
-`graph` dialect once needed `autodiff/ops.py` to have filled the primitive registry). The
+`graph` dialect once needed `autodiff/ops` to have filled the primitive registry). The
 isolated check therefore replaces the `__init__` of each package outside the module with an
 empty package at the same path, so a module gets exactly what its own imports give it. Each
 module starts with no aidjit module in `sys.modules`, all in one subprocess for speed.

@@ -1,6 +1,7 @@
 """Every op compiled: C, and the interpreter at every level of the pipeline, against eager.
 
-The interpreter runs the graph, the structured level before and after fusion (tensors), after
+Core ops run one per case, other families one bundle per family (tests/op_cases.py). The
+interpreter runs the graph, the structured level before and after fusion (tensors), after
 bufferization (memrefs and the workspace) and the loops: forward and gradient, f32 and f64.
 """
 
@@ -9,7 +10,7 @@ import pytest
 
 from aidjit import Tensor, compile, value_and_grad
 from aidjit.pipeline import pipeline_to_stage
-from tests.op_cases import CASE_IDS, CASES, DIFFERENTIABLE, Case
+from tests.op_cases import COMPILED, COMPILED_DIFFERENTIABLE, COMPILED_IDS, Case, results, total
 
 INTERPRETED_LEVELS = ["optimized", "linalg", "fused", "bufferized", "loops"]
 BACKENDS = ["c", *INTERPRETED_LEVELS]
@@ -23,42 +24,49 @@ def interpreted_at(level: str) -> dict[str, str]:
 TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-12, atol=1e-13)}
 
 
-def eager(case: Case, inputs: list[np.ndarray]) -> np.ndarray:
-    return case.fn(*[Tensor(a) for a in inputs]).numpy()
+def eager(case: Case, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [r.numpy() for r in results(case.fn(*[Tensor(a) for a in inputs]))]
+
+
+def assert_matches_eager(
+    case: Case, compiled: object, expected: list[np.ndarray], dtype: type
+) -> None:
+    computed = results(compiled)
+    assert len(computed) == len(expected)
+    for index, (result, want) in enumerate(zip(computed, expected, strict=True)):
+        where = case.rows[index].id if case.rows else case.id
+        assert result.dtype == want.dtype and result.shape == want.shape, where
+        np.testing.assert_allclose(result, want, err_msg=where, **TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)
 def test_compiled_c_matches_eager(case: Case, dtype: type) -> None:
     inputs = case.inputs(dtype)
     compiled = compile(case.fn, *inputs)
-    result = compiled(*inputs)
-    expected = eager(case, inputs)
-    assert result.dtype == expected.dtype and result.shape == expected.shape
-    np.testing.assert_allclose(result, expected, **TOLERANCE[dtype])
+    assert_matches_eager(case, compiled(*inputs), eager(case, inputs), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("level", INTERPRETED_LEVELS)
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)
 def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
     compiled = compile(case.fn, *inputs, **interpreted_at(level))
-    result = compiled(*inputs)
-    expected = eager(case, inputs)
-    assert result.dtype == expected.dtype and result.shape == expected.shape
-    np.testing.assert_allclose(result, expected, **TOLERANCE[dtype])
+    assert_matches_eager(case, compiled(*inputs), eager(case, inputs), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=[c.id for c in DIFFERENTIABLE])
+@pytest.mark.parametrize(
+    "case", COMPILED_DIFFERENTIABLE, ids=[c.id for c in COMPILED_DIFFERENTIABLE]
+)
 def test_compiled_gradient_matches_eager(case: Case, backend: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
     float_positions = tuple(i for i in range(len(inputs)) if i not in case.int_inputs)
 
     def loss(*args: Tensor) -> Tensor:
-        return case.fn(*args).sum()
+        return total(case.fn(*args))
 
     step = value_and_grad(loss, argnums=float_positions)
     options = {} if backend == "c" else interpreted_at(backend)

@@ -9,7 +9,7 @@ import pytest
 
 import aidjit
 from aidjit import ops
-from aidjit.autodiff.ops import one_hot_p
+from aidjit.autodiff.ops.core import one_hot_p
 
 F32 = np.float32
 

@@ -14,12 +14,12 @@ from aidjit import ops
 from aidjit.context import make_context
 from aidjit.runtime.target import detect_target
 from aidjit.runtime.toolchain import find_toolchain
-from tests.op_cases import CASE_IDS, CASES, Case
+from tests.op_cases import COMPILED, COMPILED_IDS, Case
 
 UPSTREAM = {"builtin", "func", "scf", "memref", "arith", "math"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)
 def test_loop_level_uses_only_upstream_dialects(case: Case) -> None:
     inputs = case.inputs(np.float32)
     loops = aidjit.compile(case.fn, *inputs, backend="interpreter").ir("loops")

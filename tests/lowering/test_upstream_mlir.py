@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import aidjit
-from tests.op_cases import CASE_IDS, CASES, Case
+from tests.op_cases import COMPILED, COMPILED_IDS, Case
 
 MLIR_OPT = next(
     (path for name in ("mlir-opt", "mlir-opt-19", "mlir-opt-20") if (path := shutil.which(name))),
@@ -26,7 +26,7 @@ UPSTREAM_STAGES = ["linalg", "fused", "bufferized", "loops"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)
 def test_mlir_opt_parses_and_verifies_every_stage_from_linalg_down(case: Case, dtype: type) -> None:
     inputs = case.inputs(dtype)
     compiled = aidjit.compile(case.fn, *inputs, backend="interpreter")

@@ -21,7 +21,7 @@ from aidjit import compile, ops, value_and_grad
 from aidjit.context import make_context
 from aidjit.runtime.emit_c import _EXPRESSIONS, _STATEMENTS
 from aidjit.runtime.interpreter.loops import SUPPORTED_OPS
-from tests.op_cases import CASES, DIFFERENTIABLE, Case
+from tests.op_cases import COMPILED, COMPILED_DIFFERENTIABLE, Case, total
 
 MODULE_LEVEL: frozenset[type[Operation]] = frozenset(
     {builtin.ModuleOp, func.FuncOp, memref.GlobalOp}
@@ -62,10 +62,13 @@ def _forward(case: Case) -> Callable[..., Any]:
 
 def _with_gradients(case: Case) -> Callable[..., Any]:
     floats = tuple(i for i in range(len(case.shapes)) if i not in case.int_inputs)
-    return value_and_grad(lambda *args: case.fn(*args).sum(), argnums=floats)
+    return value_and_grad(lambda *args: total(case.fn(*args)), argnums=floats)
 
 
-MODES = {"forward": (_forward, CASES), "value_and_grad": (_with_gradients, DIFFERENTIABLE)}
+MODES = {
+    "forward": (_forward, COMPILED),
+    "value_and_grad": (_with_gradients, COMPILED_DIFFERENTIABLE),
+}
 ROWS = [
     pytest.param(mode, case, id=f"{mode}-{case.id}")
     for mode, (_, cases) in MODES.items()

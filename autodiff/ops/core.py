@@ -1,4 +1,5 @@
-"""aidjit.ops: every primitive defined once — numpy forward, shape rule and gradient side by side.
+"""The core operations: the first primitives, each defined once — numpy forward, shape rule and
+gradient side by side.
 
 Gradient rules return one thunk per input (None where the input has no gradient) and are written
 with the public functions of this module, so backward graphs use the same primitives as forward
@@ -31,6 +32,49 @@ from aidjit.autodiff.primitives import (
 )
 from aidjit.autodiff.tensor import Tensor, apply, as_dtype, to_tensors
 from aidjit.errors import AidjitError, DTypeError, ShapeError, UnsupportedError
+
+__all__ = [
+    "abs",
+    "add",
+    "astype",
+    "broadcast_to",
+    "cross_entropy",
+    "divide",
+    "equal",
+    "exp",
+    "getitem",
+    "greater",
+    "greater_equal",
+    "layer_norm",
+    "less",
+    "less_equal",
+    "log",
+    "log_softmax",
+    "matmul",
+    "maximum",
+    "mean",
+    "minimum",
+    "multiply",
+    "negate",
+    "not_equal",
+    "one_hot",
+    "pad",
+    "power",
+    "reduce_max",
+    "relu",
+    "reshape",
+    "setitem",
+    "sigmoid",
+    "sign",
+    "softmax",
+    "sqrt",
+    "strided_slice",
+    "subtract",
+    "sum",
+    "tanh",
+    "transpose",
+    "where",
+]
 
 # ----- helpers used by gradient rules ------------------------------------------------------
 
