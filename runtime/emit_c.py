@@ -583,6 +583,14 @@ class _FunctionEmitter:
         element_bytes = _C_SIZES[_c_type(type_.get_element_type(), op)]
         return vector_name(lanes, mask_short(element_bytes))
 
+    def needs_masked(self, type_: VectorType, op: Operation) -> None:
+        """Define the masked load and store helpers of `type_` (and their ISA guard)."""
+        self.needs.vector_helpers[("masked", type_)] = None
+        element_bytes = _C_SIZES[_c_type(type_.get_element_type(), op)]
+        bits = 8 * element_bytes * type_.get_shape()[0]
+        if emit_vector.uses_intrinsics(bits, element_bytes):
+            self.needs.intrinsic_bits.add(bits)
+
     def intrinsic(self, op: Operation, type_: VectorType) -> str:
         element = _c_type(type_.get_element_type(), op)
         bits = 8 * _C_SIZES[element] * type_.get_shape()[0]
@@ -656,6 +664,47 @@ def _emit_vector_store(emitter: _FunctionEmitter, op: vector.StoreOp) -> None:
     address = emitter.element_address(op, op.base, op.indices)
     name = _vector_short(op.vector.type, op)
     emitter.line(f"aidjit_store_{name}(&{address}, {emitter.expr(op.vector)});")
+
+
+def _emit_create_mask(emitter: _FunctionEmitter, op: vector.CreateMaskOp) -> None:
+    """The first n lanes set: lane indices compared with n, in the integer lanes of the vectors
+    the mask selects (a mask of f64 lanes is 64-bit), which is what the masked helpers take."""
+    users = {
+        (
+            use.operation.result
+            if isinstance(use.operation, vector.MaskedLoadOp)
+            else use.operation.value_to_store
+        ).type
+        for use in op.mask_vector.uses
+        if isinstance(use.operation, vector.MaskedLoadOp | vector.MaskedStoreOp)
+    }
+    if len(users) != 1 or len(op.mask_dim_sizes) != 1:
+        raise _unsupported(op, "a mask not used by masked loads and stores of one vector type")
+    mask = emitter.mask_of(users.pop(), op)
+    lanes = op.mask_vector.type.get_shape()[0]
+    count = emitter.expr(op.mask_dim_sizes[0])
+    iota = f"({mask}){{{', '.join(str(lane) for lane in range(lanes))}}}"
+    emitter.declare(op.mask_vector, mask, f"{iota} < ({mask}){{{', '.join([count] * lanes)}}}")
+    emitter.mask_types[op.mask_vector] = mask
+
+
+def _emit_masked_load(emitter: _FunctionEmitter, op: vector.MaskedLoadOp) -> None:
+    """The selected lanes from memory, the others from the pass-through (emit_vector)."""
+    emitter.needs_masked(op.result.type, op)
+    address = emitter.element_address(op, op.base, op.indices)
+    name = _vector_short(op.result.type, op)
+    call = (
+        f"aidjit_maskload_{name}(&{address}, {emitter.expr(op.mask)}, {emitter.expr(op.pass_thru)})"
+    )
+    emitter.declare(op.result, _c_type(op.result.type, op), call)
+
+
+def _emit_masked_store(emitter: _FunctionEmitter, op: vector.MaskedStoreOp) -> None:
+    emitter.needs_masked(op.value_to_store.type, op)
+    address = emitter.element_address(op, op.base, op.indices)
+    name = _vector_short(op.value_to_store.type, op)
+    mask, value = emitter.expr(op.mask), emitter.expr(op.value_to_store)
+    emitter.line(f"aidjit_maskstore_{name}(&{address}, {mask}, {value});")
 
 
 def _emit_broadcast(emitter: _FunctionEmitter, op: vector.BroadcastOp) -> None:
@@ -957,6 +1006,9 @@ _STATEMENTS: dict[type[Operation], Callable[[_FunctionEmitter, Any], None]] = {
     vector.StoreOp: _emit_vector_store,
     vector.BroadcastOp: _emit_broadcast,
     vector.FMAOp: _emit_vector_fma,
+    vector.CreateMaskOp: _emit_create_mask,
+    vector.MaskedLoadOp: _emit_masked_load,
+    vector.MaskedStoreOp: _emit_masked_store,
     vector.ReductionOp: _emit_reduction,
     scf.ForOp: _emit_for,
     scf.ParallelOp: _emit_parallel,
@@ -991,7 +1043,7 @@ def stored_memref(op: Operation) -> SSAValue | None:
     """The memref a store (scalar or vector) writes to; None for any other op."""
     if isinstance(op, memref.StoreOp):
         return op.memref
-    if isinstance(op, vector.StoreOp):
+    if isinstance(op, vector.StoreOp | vector.MaskedStoreOp):
         return op.base
     return None
 
@@ -1175,14 +1227,20 @@ def _vector_helpers(needs: _ModuleNeeds) -> list[str]:
     definitions = []
     for helper, type_ in needs.vector_helpers:
         lanes, element, short, vector_c = _vector_spelling(type_)
-        definitions.append(
-            emit_vector.HELPERS[helper].substitute(
-                V=vector_c,
-                E=element,
-                M=vector_name(lanes, mask_short(_C_SIZES[element])),
-                v=vector_c.removeprefix("aidjit_"),
+        if helper == "masked":
+            bits = 8 * _C_SIZES[element] * lanes
+            templates = emit_vector.masked_helpers(bits, _C_SIZES[element])
+        else:
+            templates = (emit_vector.HELPERS[helper],)
+        for template in templates:
+            definitions.append(
+                template.substitute(
+                    V=vector_c,
+                    E=element,
+                    M=vector_name(lanes, mask_short(_C_SIZES[element])),
+                    v=vector_c.removeprefix("aidjit_"),
+                )
             )
-        )
     for root, type_ in needs.vector_libm:
         lanes, element, short, vector_c = _vector_spelling(type_)
         names = (vector_c, vector_c.removeprefix("aidjit_"), root + _LIBM_SUFFIX[element])

@@ -257,6 +257,50 @@ static inline $V aidjit_copysign_$v($V a, $V b) {
 }
 
 
+# Masked loads and stores (`vector.maskedload` / `vector.maskedstore`), by (vector bits,
+# element bytes): AVX-512 takes a k-mask (the lanes whose mask integer is negative, i.e. -1),
+# AVX a vector whose lanes' sign bits select; both leave unselected lanes untouched in memory
+# and never fault on them, which is what lets a tail column read a row's last elements without
+# reading past the buffer. Other widths select lane by lane.
+_MASKED_512 = {4: ("ps", "epi32"), 8: ("pd", "epi64")}
+_MASKED_256 = {4: "ps", 8: "pd"}
+
+
+def masked_helpers(bits: int, element_bytes: int) -> tuple[Template, Template]:
+    """(`aidjit_maskload_$v(p, mask, pass_thru)`, `aidjit_maskstore_$v(p, mask, value)`) for
+    vectors of `bits` bits of `element_bytes` lanes, over HELPERS' placeholders."""
+    load_head = "static inline $V aidjit_maskload_$v(const $E *p, $M mask, $V pass_thru) {"
+    store_head = "static inline void aidjit_maskstore_$v($E *p, $M mask, $V value) {"
+    if bits == 512 and element_bytes in _MASKED_512:
+        kind, lanes = _MASKED_512[element_bytes]
+        register = f"__m512{'d' if kind == 'pd' else ''}"
+        k_mask = f"_mm512_cmplt_{lanes}_mask((__m512i)mask, _mm512_setzero_si512())"
+        load = f"return ($V)_mm512_mask_loadu_{kind}(({register})pass_thru, {k_mask}, p);"
+        store = f"_mm512_mask_storeu_{kind}(p, {k_mask}, ({register})value);"
+    elif bits == 256 and element_bytes in _MASKED_256:
+        kind = _MASKED_256[element_bytes]
+        register = f"__m256{'d' if kind == 'pd' else ''}"
+        load = (
+            f"const $V loaded = ($V)_mm256_maskload_{kind}(p, (__m256i)mask);\n"
+            "    return ($V)((($M)loaded & mask) | (($M)pass_thru & ~mask));"
+        )
+        store = f"_mm256_maskstore_{kind}(p, (__m256i)mask, ({register})value);"
+    else:
+        lanes = bits // (8 * element_bytes)
+        each_lane = f"for (int lane = 0; lane < {lanes}; lane++) if (mask[lane])"
+        load = f"$V got = pass_thru;\n    {each_lane} got[lane] = p[lane];\n    return got;"
+        store = f"{each_lane} p[lane] = value[lane];"
+    return (
+        Template(f"{load_head}\n    {load}\n}}"),
+        Template(f"{store_head}\n    {store}\n}}"),
+    )
+
+
+def uses_intrinsics(bits: int, element_bytes: int) -> bool:
+    """Whether `masked_helpers` spells this width with intrinsics (<immintrin.h>, ISA guard)."""
+    return (bits, element_bytes) in {(512, 4), (512, 8), (256, 4), (256, 8)}
+
+
 def reduction_helper(kind: str, lanes: int, vector_c: str, element_c: str, short: str) -> str:
     """`aidjit_reduce_add_v16f32(v, acc)`: the lanes folded into `acc` in order, lane 0 first."""
     step = REDUCTION_KINDS[kind].format(acc="acc", lane="v[lane]", ty=short)

@@ -105,6 +105,19 @@ class _Access:
     high: int = 0
 
 
+def _masked_extent(op: vector.MaskedLoadOp | vector.MaskedStoreOp) -> VectorType:
+    """The lanes a masked access touches: the first n under `vector.create_mask n` with a
+    constant n (tile-contractions' tail columns, whose full width would reach into the next
+    row), else the whole vector."""
+    type_ = op.result.type if isinstance(op, vector.MaskedLoadOp) else op.value_to_store.type
+    mask = op.mask.owner
+    if isinstance(mask, vector.CreateMaskOp) and len(mask.mask_dim_sizes) == 1:
+        count = constant_int(mask.mask_dim_sizes[0])
+        if count is not None and 0 < count < type_.get_shape()[0]:
+            return VectorType(type_.get_element_type(), [count])
+    return type_
+
+
 @dataclass
 class _Accesses:
     """The memory accesses of one candidate loop, collected and tested for independence."""
@@ -131,6 +144,13 @@ class _Accesses:
                 self._add(op.memref, op.indices, writes=True)
             elif isinstance(op, vector.StoreOp):
                 self._add(op.base, op.indices, writes=True, vector=op.vector.type)
+            elif isinstance(op, vector.MaskedLoadOp | vector.MaskedStoreOp):
+                self._add(
+                    op.base,
+                    op.indices,
+                    writes=isinstance(op, vector.MaskedStoreOp),
+                    vector=_masked_extent(op),
+                )
             elif not (
                 isinstance(op, _STRUCTURE + _NO_EFFECTS_WITHOUT_TRAITS) or is_side_effect_free(op)
             ):

@@ -388,6 +388,9 @@ VECTOR_OPS: tuple[type[Operation], ...] = (
     vector.BroadcastOp,
     vector.FMAOp,
     vector.ReductionOp,
+    vector.CreateMaskOp,
+    vector.MaskedLoadOp,
+    vector.MaskedStoreOp,
 )
 """The `vector` dialect ops of the loop level (vectorize-loops, tile-contractions)."""
 
@@ -498,6 +501,36 @@ class LoopVectorFunctions(InterpreterFunctions):
         value, base, *index = args
         for n, lane in enumerate(value):
             base.store([*index[:-1], index[-1] + n], lane.item())
+        return ()
+
+    @impl(vector.CreateMaskOp)
+    def run_create_mask(
+        self, interpreter: Interpreter, op: vector.CreateMaskOp, args: PythonValues
+    ) -> PythonValues:
+        (count,) = args
+        return (np.arange(cast(VectorType, op.mask_vector.type).get_shape()[0]) < count,)
+
+    @impl(vector.MaskedLoadOp)
+    def run_masked_load(
+        self, interpreter: Interpreter, op: vector.MaskedLoadOp, args: PythonValues
+    ) -> PythonValues:
+        """The selected lanes from memory, the others from the pass-through; unselected lanes
+        are never read (they may lie past the buffer, as in C)."""
+        base, *index, mask, pass_thru = args
+        values = [
+            base.load([*index[:-1], index[-1] + n]) if selected else pass_thru[n].item()
+            for n, selected in enumerate(mask)
+        ]
+        return (_vector(values, op.result.type),)
+
+    @impl(vector.MaskedStoreOp)
+    def run_masked_store(
+        self, interpreter: Interpreter, op: vector.MaskedStoreOp, args: PythonValues
+    ) -> PythonValues:
+        base, *index, mask, value = args
+        for n, selected in enumerate(mask):
+            if selected:
+                base.store([*index[:-1], index[-1] + n], value[n].item())
         return ()
 
     @impl(vector.BroadcastOp)

@@ -16,7 +16,7 @@ from aidjit.runtime.target import detect_target
 from aidjit.runtime.toolchain import find_toolchain
 from tests.op_cases import COMPILED, COMPILED_IDS, Case
 
-UPSTREAM = {"builtin", "func", "scf", "memref", "arith", "math"}
+UPSTREAM = {"builtin", "func", "scf", "memref", "vector", "arith", "math"}
 
 
 @pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)

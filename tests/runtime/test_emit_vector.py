@@ -173,3 +173,44 @@ def test_vector_types_are_typedefs_with_mask_twins() -> None:
     assert "typedef float aidjit_v8f32 __attribute__((vector_size(32)));" in source
     assert "typedef int32_t aidjit_v8i32 __attribute__((vector_size(32)));" in source
     assert "aidjit_maximum_v8f32(" in source
+
+
+MASKED_WIDTHS = [(16, "f32"), (8, "f64"), (8, "f32"), (4, "f64"), (4, "f32")]
+"""512-bit (AVX-512 k-masks), 256-bit (AVX's sign-bit masks) and 128-bit (lane by lane)."""
+
+
+@pytest.mark.parametrize(("lanes", "type_"), MASKED_WIDTHS, ids=lambda v: str(v))
+def test_masked_loads_and_stores_touch_only_their_lanes(
+    lanes: int, type_: str, tmp_path: Path
+) -> None:
+    """out[0:lanes] = z where the mask is clear, x where it is set; then y is stored masked at
+    out[lanes:], so out's lanes past the mask keep their zeros: nothing else is read or written
+    (x's last selected lane is its last element: a full-width load would read past it)."""
+    if lanes * int(type_[1:]) > 8 * detect_target().isa.vector_bytes:
+        pytest.skip(f"{lanes * int(type_[1:])}-bit vectors exceed the host's")
+    count = 3
+    dtype = np.float32 if type_ == "f32" else np.float64
+    vector, mask = f"vector<{lanes}x{type_}>", f"vector<{lanes}xi1>"
+    row, out = f"memref<{lanes}x{type_}>", f"memref<{2 * lanes}x{type_}>"
+    source = f"memref<{count}x{type_}>"
+    text = f"""
+func.func @f(%x: {source}, %y: {row}, %z: {row}, %out: {out}) {{
+  %c0 = arith.constant 0 : index
+  %n = arith.constant {count} : index
+  %at = arith.constant {lanes} : index
+  %mask = vector.create_mask %n : {mask}
+  %pass = vector.load %z[%c0] : {row}, {vector}
+  %loaded = vector.maskedload %x[%c0], %mask, %pass : {source}, {mask}, {vector} into {vector}
+  vector.store %loaded, %out[%c0] : {out}, {vector}
+  %value = vector.load %y[%c0] : {row}, {vector}
+  vector.maskedstore %out[%at], %mask, %value : {out}, {mask}, {vector}
+  func.return
+}}
+"""
+    x = np.array([np.nan, -0.0, 2.5], dtype)
+    y = np.arange(1, lanes + 1, dtype=dtype)
+    z = -np.arange(1, lanes + 1, dtype=dtype)
+    (out,) = run_compiled(parse(text), (x, y, z), [((2 * lanes,), dtype)], tmp_path)
+    expected = np.concatenate([x, z[count:], y[:count], np.zeros(lanes - count, dtype)])
+    np.testing.assert_array_equal(out, expected)
+    assert np.signbit(out[1])

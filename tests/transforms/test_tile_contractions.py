@@ -1,9 +1,10 @@
 """tile-contractions end to end: register-tiled micro-kernels give the scalar nest's bits.
 
 Each shape exercises a tail: rows that do not fill the 8-row tile, columns that do not fill a
-2-vector panel, columns beyond the last full vector, one row (batch 1), a k loop longer than
-one L1 block. The micro-kernel applies the same FMAs to each element in the same k order as
-the scalar nest, so the two pipelines must agree bitwise, and both match numpy.
+2-vector panel, columns beyond the last full vector (a masked vector), fewer columns than one
+vector (all masked), one row (batch 1), a k loop longer than one L1 block. The micro-kernel
+applies the same FMAs to each element in the same k order as the scalar nest, so the two
+pipelines must agree bitwise, and both match numpy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from aidjit.pipeline import DEFAULT_PIPELINE
 SCALAR_PIPELINE = ",".join(
     name for name in DEFAULT_PIPELINE.split(",") if not name.startswith("tile-contractions")
 )
-SHAPES = [(37, 53, 45), (1, 784, 40), (9, 7, 33), (16, 1500, 64), (3, 5, 16)]
+SHAPES = [
+    (37, 53, 45),
+    (1, 784, 40),
+    (9, 7, 33),
+    (16, 1500, 64),
+    (3, 5, 16),
+    (37, 29, 10),
+    (6, 5, 3),
+]
 
 
 def _dense(x: aidjit.Tensor, w: aidjit.Tensor, b: aidjit.Tensor) -> aidjit.Tensor:

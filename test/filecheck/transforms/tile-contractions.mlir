@@ -4,7 +4,7 @@
 // Loop-level contractions (as convert-linalg-to-fused-loops writes them) become register-tiled
 // vector micro-kernels. With 16-byte vectors (4 f32 lanes) and 10 registers the tile is
 // 3 rows x 2 vectors; every tail shows: 5 rows = 3 + 2, 10 columns = one 8-column panel + 2
-// scalar columns.
+// columns in one masked vector per row.
 
 // A row group: zero fill, matmul, bias. The row loop is strip-mined by 3 and its body
 // distributed over the rows of each block, so the fill runs for the block's rows, then the
@@ -34,11 +34,17 @@
 // CHECK-COUNT-2: vector.broadcast
 // CHECK: scf.yield
 // CHECK-COUNT-6: vector.store %{{.*}}, %[[C]]
-// The two columns left over: the original scalar nest, from column 8.
-// CHECK: scf.for
-// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 {
-// CHECK-NEXT: scf.for %{{.*}} = %{{.*}} to %c10 step %c1 {
-// CHECK: math.fma
+// The two columns left over: a 3 x 1 tile of vectors masked to their first 2 lanes, loaded,
+// carried through k (B's row masked too, so nothing past column 9 is read) and stored masked.
+// CHECK: %[[MASK:[0-9a-z_]+]] = vector.create_mask %{{.*}} : vector<4xi1>
+// CHECK-NEXT: vector.maskedload %[[C]][%{{.*}}, %[[EIGHT:[0-9a-z_]+]]], %[[MASK]], %[[ZEROS:[0-9a-z_]+]] : memref<5x10xf32>, vector<4xi1>, vector<4xf32> into vector<4xf32>
+// CHECK-COUNT-2: vector.maskedload %[[C]][%{{.*}}, %[[EIGHT]]], %[[MASK]], %[[ZEROS]]
+// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[KT:[0-9a-z_]+]] = {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK-NEXT: %[[BT:[0-9a-z_]+]] = vector.maskedload %[[B]][%[[KT]], %[[EIGHT]]], %[[MASK]], %[[ZEROS]]
+// CHECK: vector.fma %{{.*}}, %[[BT]], %{{.*}} : vector<4xf32>
+// CHECK: scf.yield
+// CHECK-COUNT-3: vector.maskedstore %[[C]][%{{.*}}, %[[EIGHT]]], %[[MASK]], %{{.*}} : memref<5x10xf32>, vector<4xi1>, vector<4xf32>
+// CHECK-NOT: math.fma
 // Then the bias for the same rows, and the last block of 2 rows with a 2 x 2 tile.
 // CHECK: arith.addf
 // CHECK: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = scf.for
@@ -133,9 +139,16 @@ func.func @strided_b(%a: memref<4x3xf32>, %b: memref<8x3xf32>, %c: memref<4x8xf3
 
 // -----
 
+// Fewer columns than lanes (3 < 4): the whole row is one masked vector; four rows make a 3-row
+// tile and a 1-row one.
 // CHECK-LABEL: func.func @narrow
-// CHECK-NOT: vector.
-// CHECK: math.fma
+// CHECK: %[[MASK:[0-9a-z_]+]] = vector.create_mask %{{.*}} : vector<4xi1>
+// CHECK-COUNT-3: vector.maskedload %{{.*}}, %[[MASK]]
+// CHECK: vector.maskedload %{{.*}}, %[[MASK]]
+// CHECK-COUNT-3: vector.fma
+// CHECK: vector.maskedstore
+// CHECK: vector.create_mask
+// CHECK-NOT: math.fma
 func.func @narrow(%a: memref<4x3xf32>, %b: memref<3x3xf32>, %c: memref<4x3xf32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
