@@ -1,6 +1,6 @@
 """aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL."""
 
-from aidjit import tree_util
+from aidjit import random, tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
 from aidjit.autodiff import GradientTape, Tensor, grad, ops, stop_gradient, value_and_grad
 from aidjit.errors import (
@@ -43,6 +43,7 @@ __all__ = [
     "grad",
     "jit",
     "ops",
+    "random",
     "stop_gradient",
     "tree_util",
     "value_and_grad",

@@ -40,10 +40,23 @@ class Family(Enum):
     WHERE = "where"
     CAST = "cast"
     PAD = "pad"
+    CONCAT = "concat"
+    SCAN = "scan"
+    CONV = "conv"
+    POOLING = "pooling"
+    NORMALIZATION = "normalization"
+    INDEXING = "indexing"
+    RANDOM = "random"
 
 
 FLOAT_FAMILIES = frozenset(
-    {Family.ELEMENTWISE_UNARY, Family.ELEMENTWISE_BINARY, Family.REDUCTION, Family.MATMUL}
+    {
+        Family.ELEMENTWISE_UNARY,
+        Family.ELEMENTWISE_BINARY,
+        Family.REDUCTION,
+        Family.MATMUL,
+        Family.SCAN,
+    }
 )
 """Families whose operands must be float: a weakly typed int meeting them is promoted to float,
 as `ops.exp(2)` is in numpy, whether the 2 is a Python constant or a traced Python argument."""

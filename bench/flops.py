@@ -1,14 +1,18 @@
-"""FLOPs of a compiled function's matmuls, read from its traced graph, and numpy's GEMM on them.
+"""FLOPs of a compiled function's contractions (matmuls and convolutions), read from its traced
+graph, and numpy's GEMM on them.
 
 The benchmark reports each contraction's rate as GFLOP/s (FLOPs per call / time per call), and
 judges aidjit's against numpy's BLAS on the *same* matmuls measured in the same process. Both
 come from the graph aidjit optimized (`CompiledFunction.ir("optimized")`), not from a list
-written per workload: every `graph.matmul` is one contraction, whatever the workload or its
-autodiff (W3's backward matmuls included).
+written per workload: every `graph.matmul` and `graph.conv2d` is one contraction, whatever the
+workload or its autodiff (W3's backward matmuls, W5t's gradient convolutions included).
 
 A matmul whose result has shape (..., M, N) and whose left operand has K columns does
 2*M*N*K FLOPs per batch entry (a multiply and an add per term), i.e. 2 * size(result) * K:
-the same count for 2-D, batched 3-D and 3-D @ 2-D products.
+the same count for 2-D, batched 3-D and 3-D @ 2-D products. A convolution is counted as the
+GEMM aidjit lowers it to (lowering/conv.py): per image and group, the weights [F, K]
+times the patches [K, OH*OW] (K = C/groups * kH * kW), i.e. `(G, F, K) @ (N, G, K, OH*OW)` in
+np.matmul's broadcasting; a numpy user's im2col convolution does the same GEMM.
 
 `GemmReplay` replays the contractions with `np.matmul` on arrays of the same shapes and dtype
 (written into preallocated outputs, so no allocation is timed): the "numpy sgemm" column, whose
@@ -25,7 +29,7 @@ from xdsl.dialects.builtin import ModuleOp, TensorType
 from xdsl.parser import Parser
 
 from aidjit.context import make_context
-from aidjit.dialects.graph import MatmulOp, numpy_dtype
+from aidjit.dialects.graph import Conv2dOp, MatmulOp, numpy_dtype
 
 GEMM_SEED = 7
 
@@ -56,21 +60,30 @@ class Contraction:
 
 def _shape(type_: object, what: str) -> tuple[int, ...]:
     if not isinstance(type_, TensorType):
-        raise TypeError(f"graph.matmul {what} is {type_}, expected a ranked tensor")
+        raise TypeError(f"contraction {what} is {type_}, expected a ranked tensor")
     return tuple(type_.get_shape())
 
 
+def _gemm_shapes(op: MatmulOp | Conv2dOp) -> tuple[tuple[int, ...], ...]:
+    """(lhs, rhs, result) of the matmul, or of the GEMM a convolution is (see above)."""
+    lhs, rhs = (_shape(operand.type, f"operand {i}") for i, operand in enumerate(op.operands))
+    result = _shape(op.results[0].type, "result")
+    if isinstance(op, MatmulOp):
+        return lhs, rhs, result
+    groups = op.params()["groups"]
+    n, channels, oh, ow = result
+    f, k = channels // groups, math.prod(rhs[1:])
+    return (groups, f, k), (n, groups, k, oh * ow), (n, groups, f, oh * ow)
+
+
 def contractions(module: ModuleOp) -> list[Contraction]:
-    """Every `graph.matmul` of a graph-level module, in program order."""
+    """Every `graph.matmul` and `graph.conv2d` of a graph-level module, in program order."""
     found = []
     for op in module.walk():
-        if not isinstance(op, MatmulOp):
+        if not isinstance(op, MatmulOp | Conv2dOp):
             continue
-        lhs, rhs = (_shape(operand.type, f"operand {i}") for i, operand in enumerate(op.operands))
-        result_type = op.results[0].type
-        result = _shape(result_type, "result")
-        dtype = numpy_dtype(result_type.get_element_type()).name
-        found.append(Contraction(lhs, rhs, result, dtype))
+        dtype = numpy_dtype(op.results[0].type.get_element_type()).name
+        found.append(Contraction(*_gemm_shapes(op), dtype))
     return found
 
 

@@ -7,7 +7,7 @@ inputs, side by side in one process (bench/columns.py):
 
     numpy eager        a hand-written numpy implementation
     aidjit eager tape  the aidjit function called on Tensors (numpy per op + tape bookkeeping);
-                       for W3, `value_and_grad(loss)(...)` called eagerly
+                       for W3 and W5t, `value_and_grad(loss)(...)` called eagerly
     aidjit compiled    `aidjit.compile(fn, *inputs, tier="optimized")` called with numpy arrays
     aidjit.jit         `aidjit.jit(fn, tier="optimized")` called with numpy arrays (signature
                        lookup per call)
@@ -25,16 +25,17 @@ dtype). A wrong column is not timed, shows as WRONG, and makes the run exit 1. T
 (bench/timing.py): warm-up, calls batched per sample, samples interleaved across columns, median
 per call. Each time is also given relative to numpy eager's (0.25x = a quarter of numpy's time).
 
-Contractions (bench/flops.py): the FLOPs of the workload's matmuls, counted on its optimized
-graph (2*M*N*K per `graph.matmul`), divided by the time per call gives GFLOP/s; "numpy sgemm"
-runs numpy's matmul on the same shapes in the same process, the BLAS reference.
+Contractions (bench/flops.py): the FLOPs of the workload's matmuls and convolutions, counted on
+its optimized graph (2*M*N*K per `graph.matmul`, a `graph.conv2d` as its im2col GEMM), divided by
+the time per call gives GFLOP/s; "numpy sgemm" runs numpy's matmul on the same shapes in the same
+process, the BLAS reference.
 
 Dispatch and start-up: `measure_dispatch(settings)` (bench/dispatch.py, in this process) and
 `measure_startup(id, processes)` (bench/startup.py, fresh processes), each imported lazily:
 when absent or failing, the tables say why ("not available", "failed: ...") and the run goes on.
 
-Targets (bench/targets.py): issue 7's "Done when" list, each with the measured ratio or figure
-and PASS / FAIL / not measured.
+Targets (bench/targets.py): issue 7's "Done when" list and issue 8's W5 targets, each with the
+measured ratio or figure and PASS / FAIL / not measured.
 
 Compile time (bench/compile_time.py): aidjit cold (empty cache) and warm (disk cache) in new
 processes, asserted to be a cache "miss" and a "disk" hit. torch.compile and jax.jit first calls
@@ -288,8 +289,8 @@ def runtime_title(key: str, machine: dict[str, Any], processes: int) -> str:
 
 
 CONTRACTION_HEADER = (
-    "Contractions: GFLOP/s = FLOPs of the workload's matmuls per call / time per call; "
-    "numpy sgemm = numpy's matmul on the same shapes, same process"
+    "Contractions: GFLOP/s = FLOPs of the workload's matmuls and convolutions (as im2col GEMMs) "
+    "per call / time per call; numpy sgemm = numpy's matmul on the same shapes, same process"
 )
 
 
@@ -305,7 +306,7 @@ def share_cell(runs: SettingRuns) -> str:
 
 
 def contraction_table(results: list[WorkloadResult], machine: dict[str, Any]) -> str:
-    header = ["workload", "matmuls", "MFLOP/call"]
+    header = ["workload", "contractions", "MFLOP/call"]
     for key in SETTINGS:
         label = setting_label(key, machine)
         header += [f"sgemm {label}", f"aidjit {label}", f"aidjit/sgemm {label}"]
@@ -374,7 +375,7 @@ def target_table(verdicts: list[Verdict]) -> str:
     rows = [
         [v.name, verdict_cell(v), f"{v.compare} {v.bound:g}{v.unit}", v.verdict] for v in verdicts
     ]
-    return format_table(["target (issue 7)", "measured", "needed", "verdict"], rows)
+    return format_table(["target", "measured", "needed", "verdict"], rows)
 
 
 def short_number(value: float) -> str:
@@ -563,7 +564,10 @@ def print_report(
     print(memory_table(results))
     print("\nRow-wise kernels compiled alone, float32: structure of their C\n")
     print(kernel_table(run.kernels))
-    print("\nTargets of issue 7 (ratios: >1x = aidjit faster; median of per-process ratios)\n")
+    print(
+        "\nTargets of issue 7 and, for W5i and W5t, issue 8 (ratios: >1x = aidjit faster; "
+        "median of per-process ratios)\n"
+    )
     print(target_table(verdicts))
     print("\nNotes:")
     for line in report_notes(run, results):

@@ -1,4 +1,4 @@
-"""Issue 7's "Done when" targets, judged on one benchmark report: measured figure, bound, verdict.
+"""Issues 7's and 8's "Done when" targets, judged on one benchmark report: figure, bound, verdict.
 
 Every target is read from the JSON report bench/run.py writes (`evaluate(report)`), so a saved
 report can be judged again and the logic is testable on small hand-made reports.
@@ -10,6 +10,10 @@ and cancels out. A ratio above 1 means aidjit is that many times faster. "W2b at
 of numpy's single-thread sgemm GFLOP/s for the same matmuls" is the same kind of ratio: with the
 FLOPs equal, GFLOP/s(aidjit) / GFLOP/s(sgemm) = time(sgemm) / time(aidjit). aidjit's time there is
 the whole call (bias, relu, softmax too), so the ratio understates its matmuls' own rate.
+
+Issue 8 adds W5's (the small CNN, inference W5i and training step W5t): aidjit compiled faster
+than numpy eager, PyTorch eager and torch.compile, at each thread setting where the baseline is
+measured (torch eager is not measured at one thread: bench/columns.py).
 
 Dispatch and start-up targets are absolute figures from bench/dispatch.py and bench/startup.py
 (`DISPATCH_KEY`, `STARTUP_KEYS`). A figure that was not measured (a peer not installed, a helper
@@ -23,16 +27,24 @@ import statistics
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import product
 from typing import Any
 
 from timing import COMPILED, JIT, NUMPY, SGEMM
 
 Report = Mapping[str, Any]
 
-SPEED_WORKLOADS = ("W1", "W2b", "W3", "W4", "W6")
-SPEED_BASELINES = (NUMPY, "jax.jit", "torch.compile")
 # bench/columns.py's thread settings, with the words the targets use for them.
 SETTING_LABELS = {"all": "all threads", "1T": "1 thread"}
+# Speed targets: workloads -> the baselines aidjit compiled must beat at each setting.
+SPEED_WORKLOADS = ("W1", "W2b", "W3", "W4", "W6")
+SPEED_BASELINES = (NUMPY, "jax.jit", "torch.compile")
+W5_WORKLOADS = ("W5i", "W5t")
+W5_BASELINES = {"all": (NUMPY, "torch eager", "torch.compile"), "1T": (NUMPY, "torch.compile")}
+SPEED_TARGETS: tuple[tuple[tuple[str, ...], Mapping[str, tuple[str, ...]]], ...] = (
+    (SPEED_WORKLOADS, dict.fromkeys(SETTING_LABELS, SPEED_BASELINES)),  # issue 7
+    (W5_WORKLOADS, W5_BASELINES),  # issue 8
+)
 DISPATCH_KEY = "dispatch_us"
 STARTUP_KEYS = {"import": "import_ms", "warm": "warm_start_ms", "cold": "cold_first_call_ms"}
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -120,9 +132,9 @@ class Verdict:
 
 
 def _speed_targets() -> Iterator[Target]:
-    for workload in SPEED_WORKLOADS:
-        for setting, label in SETTING_LABELS.items():
-            for baseline in SPEED_BASELINES:
+    for workloads, baselines in SPEED_TARGETS:
+        for workload, (setting, label) in product(workloads, SETTING_LABELS.items()):
+            for baseline in baselines[setting]:
                 yield Target(
                     f"{workload} {label}: aidjit compiled faster than {baseline}",
                     ">",

@@ -27,8 +27,12 @@ from xdsl.dialects.builtin import (
     BytesAttr,
     DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
     TensorType,
     UnitAttr,
+    f64,
     i64,
 )
 from xdsl.interfaces import HasCanonicalizationPatternsInterface, HasFolderInterface
@@ -46,8 +50,11 @@ from xdsl.irdl import (
     prop_def,
     result_def,
     traits_def,
+    var_operand_def,
 )
+from xdsl.parser import Parser
 from xdsl.pattern_rewriter import RewritePattern
+from xdsl.printer import Printer
 from xdsl.traits import ConstantLike, Pure
 from xdsl.utils.exceptions import VerifyException
 
@@ -258,6 +265,38 @@ class ElementwiseUnaryOp(GraphOp):
 
     def __init__(self, input: SSAValue) -> None:
         super().__init__(operands=[input], result_types=[input.type])
+
+
+class ParametrizedUnaryOp(ElementwiseUnaryOp):
+    """An elementwise unary op with scalar parameters: one property per parameter of its
+    primitive, named as the parameter. A number is an f64 `FloatAttr` (exact for f32 and f64
+    tensors), a choice a `StringAttr`; a parameter that may be None (clip's bounds) is an
+    optional property, absent when None. Subclasses only declare the properties:
+
+        %0 = graph.leaky_relu %x {negative_slope = 0.01 : f64} : tensor<4xf32>
+        %1 = graph.gelu %x {approximate = "tanh"} : tensor<4xf32>
+    """
+
+    irdl_options = (ParsePropInAttrDict(),)
+
+    def params(self) -> dict[str, Any]:
+        return {name: _param_value(self.properties.get(name)) for name in self.primitive().params}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {name: _param_attr(v) for name, v in params.items() if v is not None}
+
+
+def _param_value(attr: Attribute | None) -> float | str | None:
+    if isinstance(attr, FloatAttr):
+        return float(attr.value.data)
+    if isinstance(attr, StringAttr):
+        return attr.data
+    return None
+
+
+def _param_attr(value: float | str) -> Attribute:
+    return StringAttr(value) if isinstance(value, str) else FloatAttr(float(value), f64)
 
 
 class BinaryOp(GraphOp):
@@ -583,31 +622,39 @@ class OneHotOp(GraphOp):
 
 @irdl_op_definition
 class PadOp(GraphOp):
-    """Zeros before (`low`), after (`high`) and between (`interior`) the elements, per axis."""
+    """`value` before (`low`), after (`high`) and between (`interior`) the elements, per axis.
+
+    `value` is an f64 attribute (exact for f32 and f64 tensors, -inf for max pooling), absent
+    when it is +0.0, the default; an i64 tensor needs an integral value.
+    """
 
     name = "graph.pad"
+    WIDTHS: ClassVar = ("low", "high", "interior")
     input = operand_def(TensorType)
     result = result_def(TensorType)
     low = prop_def(DenseArrayBase)
     high = prop_def(DenseArrayBase)
     interior = prop_def(DenseArrayBase)
+    value = opt_prop_def(FloatAttr)
     traits = traits_def(Pure())
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
 
     def params(self) -> dict[str, Any]:
-        return {
-            "low": tuple(self.low.get_values()),
-            "high": tuple(self.high.get_values()),
-            "interior": tuple(self.interior.get_values()),
-        }
+        widths = {name: tuple(getattr(self, name).get_values()) for name in self.WIDTHS}
+        return {**widths, "value": 0.0 if self.value is None else self.value.value.data}
 
     @classmethod
     def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
-        return {name: int_array(params[name]) for name in ("low", "high", "interior")}
+        properties: dict[str, Attribute] = {name: int_array(params[name]) for name in cls.WIDTHS}
+        value = float(params["value"])
+        if value != 0.0 or math.copysign(1.0, value) < 0:  # -0.0 is kept: it is another fill
+            properties["value"] = FloatAttr(value, f64)
+        return properties
 
     def simplify(self) -> SSAValue | None:
-        unpadded = not any(v for values in self.params().values() for v in values)
+        params = self.params()
+        unpadded = not any(v for name in self.WIDTHS for v in params[name])
         return self.input if unpadded and self.same_type_as_result(self.input) else None
 
 
@@ -653,6 +700,420 @@ class AstypeOp(GraphOp):
         return self.input if self.same_type_as_result(self.input) else None
 
 
+# ----- shape and data movement (autodiff/ops/shape.py) -----------------------------------------
+
+
+@irdl_op_definition
+class ConcatOp(GraphOp):
+    """Operands joined along `axis`; their other dims agree (verified by the primitive)."""
+
+    name = "graph.concat"
+    inputs = var_operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$inputs attr-dict `:` type($inputs) `->` type($result)"
+
+    def params(self) -> dict[str, Any]:
+        return {"axis": self.axis.value.data}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {"axis": IntegerAttr(params["axis"], i64)}
+
+    def simplify(self) -> SSAValue | None:
+        only = self.inputs[0] if len(self.inputs) == 1 else None
+        return only if only is not None and self.same_type_as_result(only) else None
+
+
+# ----- convolutions ---------------------------------------------------------------------------
+
+
+@irdl_op_definition
+class Conv2dOp(GraphOp):
+    """A valid 2-D convolution: NCHW input, OIHW weights, `stride`, `dilation` and `groups`.
+
+    Padding is a `graph.pad` before it. Custom syntax, attributes left out at their default
+    of 1 (MLIR prints default-valued attributes the same way):
+
+        %y = graph.conv2d %x, %w stride [2, 2] dilation [1, 2] groups 4
+               : tensor<1x8x9x9xf32>, tensor<8x2x3x3xf32> -> tensor<1x8x4x3xf32>
+    """
+
+    name = "graph.conv2d"
+    input = operand_def(TensorType)
+    weight = operand_def(TensorType)
+    result = result_def(TensorType)
+    stride = prop_def(DenseArrayBase)
+    dilation = prop_def(DenseArrayBase)
+    groups = prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    PAIRS: ClassVar = ("stride", "dilation")
+
+    def params(self) -> dict[str, Any]:
+        pairs = {name: tuple(getattr(self, name).get_values()) for name in self.PAIRS}
+        return {**pairs, "groups": self.groups.value.data}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        properties: dict[str, Attribute] = {name: int_array(params[name]) for name in cls.PAIRS}
+        return properties | {"groups": IntegerAttr(int(params["groups"]), i64)}
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_list(self.operands, printer.print_operand)
+        params = self.params()
+        for name in self.PAIRS:
+            if params[name] != (1, 1):
+                printer.print_string(f" {name} [{', '.join(str(v) for v in params[name])}]")
+        if params["groups"] != 1:
+            printer.print_string(f" groups {params['groups']}")
+        printer.print_op_attributes(self.attributes)
+        printer.print_string(" : ")
+        printer.print_list((v.type for v in self.operands), printer.print_attribute)
+        printer.print_string(" -> ")
+        printer.print_attribute(self.result.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> Conv2dOp:
+        unresolved = [parser.parse_unresolved_operand()]
+        parser.parse_punctuation(",")
+        unresolved.append(parser.parse_unresolved_operand())
+        params: dict[str, Any] = {"stride": (1, 1), "dilation": (1, 1), "groups": 1}
+        for name in cls.PAIRS:
+            if parser.parse_optional_keyword(name):
+                params[name] = tuple(
+                    parser.parse_comma_separated_list(
+                        parser.Delimiter.SQUARE, lambda: parser.parse_integer(allow_boolean=False)
+                    )
+                )
+        if parser.parse_optional_keyword("groups"):
+            params["groups"] = parser.parse_integer(allow_boolean=False)
+        attributes = parser.parse_optional_attr_dict()
+        parser.parse_punctuation(":")
+        types = [parser.parse_type()]
+        parser.parse_punctuation(",")
+        types.append(parser.parse_type())
+        parser.parse_punctuation("->")
+        result = parser.parse_type()
+        return cls.create(
+            operands=[parser.resolve_operand(o, t) for o, t in zip(unresolved, types, strict=True)],
+            result_types=[result],
+            properties=cls.properties_for(params),
+            attributes=attributes,
+        )
+
+
+# ----- reductions and statistics (autodiff/ops/statistics.py) -------------------------------------
+
+
+@irdl_op_definition
+class ReduceMinOp(ReductionOp):
+    name = "graph.reduce_min"
+
+
+class ArgReductionOp(ReductionOp):
+    """The int64 position of an extremum over `axes` (row-major within the reduced block):
+    the first of ties, the first NaN if any. Lowered by its own builder, not `REDUCTIONS`."""
+
+    EXTREMUM: ClassVar[str]
+    """The reduction whose value this op locates."""
+
+
+@irdl_op_definition
+class ArgmaxOp(ArgReductionOp):
+    name = "graph.argmax"
+    EXTREMUM: ClassVar[str] = "graph.reduce_max"
+
+
+@irdl_op_definition
+class ArgminOp(ArgReductionOp):
+    name = "graph.argmin"
+    EXTREMUM: ClassVar[str] = "graph.reduce_min"
+
+
+@irdl_op_definition
+class CumsumOp(GraphOp):
+    """Inclusive prefix sum along `axis` (an i64 attribute), summed first to last."""
+
+    name = "graph.cumsum"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    axis = prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def params(self) -> dict[str, Any]:
+        return {"axis": self.axis.value.data}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {"axis": IntegerAttr(params["axis"], i64)}
+
+
+# ----- elementwise math and activations (autodiff/ops/elementwise.py) -------------------------
+
+
+@irdl_op_definition
+class SinOp(ElementwiseUnaryOp):
+    name = "graph.sin"
+
+
+@irdl_op_definition
+class CosOp(ElementwiseUnaryOp):
+    name = "graph.cos"
+
+
+@irdl_op_definition
+class SquareOp(ElementwiseUnaryOp):
+    name = "graph.square"
+
+
+@irdl_op_definition
+class ReciprocalOp(ElementwiseUnaryOp):
+    name = "graph.reciprocal"
+
+
+@irdl_op_definition
+class RsqrtOp(ElementwiseUnaryOp):
+    name = "graph.rsqrt"
+
+
+@irdl_op_definition
+class FloorOp(ElementwiseUnaryOp):
+    name = "graph.floor"
+
+
+@irdl_op_definition
+class ErfOp(ElementwiseUnaryOp):
+    name = "graph.erf"
+
+
+@irdl_op_definition
+class SiluOp(ElementwiseUnaryOp):
+    name = "graph.silu"
+
+
+@irdl_op_definition
+class MishOp(ElementwiseUnaryOp):
+    name = "graph.mish"
+
+
+@irdl_op_definition
+class LogSigmoidOp(ElementwiseUnaryOp):
+    name = "graph.log_sigmoid"
+
+
+@irdl_op_definition
+class SoftplusOp(ParametrizedUnaryOp):
+    name = "graph.softplus"
+    beta = prop_def(FloatAttr)
+    threshold = prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class GeluOp(ParametrizedUnaryOp):
+    name = "graph.gelu"
+    approximate = prop_def(StringAttr)
+
+
+@irdl_op_definition
+class LeakyReluOp(ParametrizedUnaryOp):
+    name = "graph.leaky_relu"
+    negative_slope = prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class EluOp(ParametrizedUnaryOp):
+    name = "graph.elu"
+    alpha = prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class ClipOp(ParametrizedUnaryOp):
+    """numpy's clip with scalar bounds; an absent bound is no bound."""
+
+    name = "graph.clip"
+    a_min = opt_prop_def(FloatAttr)
+    a_max = opt_prop_def(FloatAttr)
+
+
+# ----- gather and scatter (autodiff/ops/indexing.py) ----------------------------------------------
+
+
+class IndexingOp(GraphOp):
+    """An integer-indexed op along `axis`: a float operand, int64 indices of its rank, and an
+    index `mode` ("raise", the default and absent, "wrap" or "clip"); the other parameters
+    come from the types.
+
+        %0 = graph.gather %x, %i {axis = 1 : i64}
+            : tensor<3x5xf32>, tensor<1x7xi64> -> tensor<3x7xf32>
+    """
+
+    data = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    result = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    mode = opt_prop_def(StringAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$data `,` $indices attr-dict `:` type($data) `,` type($indices) `->` type($result)"
+    )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "axis": self.axis.value.data,
+            "mode": "raise" if self.mode is None else self.mode.data,
+        }
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        properties: dict[str, Attribute] = {"axis": IntegerAttr(params["axis"], i64)}
+        if params["mode"] != "raise":
+            properties["mode"] = StringAttr(params["mode"])
+        return properties
+
+
+@irdl_op_definition
+class GatherOp(IndexingOp):
+    """numpy's take_along_axis; `size` (the indexed extent) is the data's dim `axis`."""
+
+    name = "graph.gather"
+
+    def params(self) -> dict[str, Any]:
+        shape = spec_of(self.data.type).shape
+        axis = self.axis.value.data
+        return {**super().params(), "size": shape[axis] if 0 <= axis < len(shape) else 0}
+
+
+@irdl_op_definition
+class ScatterAddOp(IndexingOp):
+    """Zeros of the result type, each update added at its index along `axis`."""
+
+    name = "graph.scatter_add"
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "shape": spec_of(self.result.type).shape}
+
+
+# ----- pooling and normalisation (autodiff/ops/pooling.py, normalization.py) --------------------
+
+
+class Pool2dOp(GraphOp):
+    """A reduction over each window of an NCHW tensor, no padding (a `graph.pad` before it):
+    out[n, c, oh, ow] combines in[n, c, oh * stride + kh * dilation, ow * stride + kw * dilation]
+    over kh < kernel[0], kw < kernel[1].
+
+        %y = graph.max_pool2d %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>,
+               dilation = array<i64: 1, 1>} : tensor<1x4x9x9xf32> -> tensor<1x4x4x4xf32>
+    """
+
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    kernel = prop_def(DenseArrayBase)
+    stride = prop_def(DenseArrayBase)
+    dilation = prop_def(DenseArrayBase)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($result)"
+    PAIRS: ClassVar = ("kernel", "stride", "dilation")
+
+    def params(self) -> dict[str, Any]:
+        return {name: tuple(getattr(self, name).get_values()) for name in self.PAIRS}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {name: int_array(params[name]) for name in cls.PAIRS}
+
+
+@irdl_op_definition
+class MaxPool2dOp(Pool2dOp):
+    name = "graph.max_pool2d"
+
+
+@irdl_op_definition
+class SumPool2dOp(Pool2dOp):
+    name = "graph.sum_pool2d"
+
+
+@irdl_op_definition
+class BatchNormInferenceOp(GraphOp, HasCanonicalizationPatternsInterface):
+    """x normalised per channel (axis 1) with given statistics: `x * scale + shift`, where
+    `scale = weight / sqrt(variance + eps)` and `shift = bias - mean * scale`; weight, bias,
+    mean and variance are [C] vectors of one type.
+
+        %y = graph.batch_norm_inference %x, %w, %b, %m, %v {eps = 1.000000e-05 : f64}
+               : tensor<8x16x32x32xf32>, tensor<16xf32>
+    """
+
+    name = "graph.batch_norm_inference"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    C: ClassVar = VarConstraint("C", base(TensorType))
+    input = operand_def(T)
+    weight = operand_def(C)
+    bias = operand_def(C)
+    mean = operand_def(C)
+    variance = operand_def(C)
+    result = result_def(T)
+    eps = prop_def(FloatAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$input `,` $weight `,` $bias `,` $mean `,` $variance attr-dict `:` type($input) `,` "
+        "type($weight)"
+    )
+
+    def params(self) -> dict[str, Any]:
+        return {"eps": float(self.eps.value.data)}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        return {"eps": FloatAttr(float(params["eps"]), f64)}
+
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from aidjit.transforms.canonicalization_patterns.graph import (
+            FoldBatchNormIntoConvPattern,
+        )
+
+        return (FoldBatchNormIntoConvPattern(),)
+
+
+# ----- random numbers (autodiff/ops/random.py) ----------------------------------------------------
+
+
+@irdl_op_definition
+class RandomBitsOp(GraphOp):
+    """32 random bits per element, as int64: Threefry-2x32-20 of each element's flat index
+    under the key [2]; the shape is the result type's. `stream` (absent when 0) offsets the
+    counters' high word (`aidjit.random.split` draws keys from stream 1). Pure: the same key
+    gives the same bits, so cse may merge two draws and a constant key folds.
+
+        %bits = graph.random_bits %key : tensor<2xi64> -> tensor<3x5xi64>
+    """
+
+    name = "graph.random_bits"
+    key = operand_def(TensorType)
+    result = result_def(TensorType)
+    stream = opt_prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$key attr-dict `:` type($key) `->` type($result)"
+
+    def params(self) -> dict[str, Any]:
+        stream = 0 if self.stream is None else self.stream.value.data
+        return {"shape": spec_of(self.result.type).shape, "stream": stream}
+
+    @classmethod
+    def properties_for(cls, params: dict[str, Any]) -> dict[str, Attribute]:
+        stream = params["stream"]
+        return {"stream": IntegerAttr(stream, i64)} if stream else {}
+
+
 # ----- registration -------------------------------------------------------------------------------
 
 
@@ -666,6 +1127,8 @@ class GraphConstantMaterialization(ConstantMaterializationInterface):
 
 
 GRAPH_OPS: tuple[type[GraphOp], ...] = (
+    GatherOp,
+    ScatterAddOp,
     NegateOp,
     AbsOp,
     SignOp,
@@ -675,6 +1138,21 @@ GRAPH_OPS: tuple[type[GraphOp], ...] = (
     ReluOp,
     SigmoidOp,
     TanhOp,
+    SinOp,
+    CosOp,
+    SquareOp,
+    ReciprocalOp,
+    RsqrtOp,
+    FloorOp,
+    ErfOp,
+    SiluOp,
+    MishOp,
+    LogSigmoidOp,
+    SoftplusOp,
+    GeluOp,
+    LeakyReluOp,
+    EluOp,
+    ClipOp,
     AddOp,
     SubtractOp,
     MultiplyOp,
@@ -696,8 +1174,18 @@ GRAPH_OPS: tuple[type[GraphOp], ...] = (
     SliceOp,
     OneHotOp,
     PadOp,
+    ConcatOp,
     WhereOp,
     AstypeOp,
+    ReduceMinOp,
+    ArgmaxOp,
+    ArgminOp,
+    CumsumOp,
+    Conv2dOp,
+    MaxPool2dOp,
+    SumPool2dOp,
+    BatchNormInferenceOp,
+    RandomBitsOp,
 )
 
 OP_FOR_PRIMITIVE: dict[str, type[GraphOp]] = {op.primitive().name: op for op in GRAPH_OPS}

@@ -26,8 +26,11 @@ Each op family is one builder over a table, so adding an op is a row:
 - layout ops: transpose and broadcast_to are generics whose input map moves elements; reshape
   is `tensor.collapse_shape` / `tensor.expand_shape` through rank 1 and slice is
   `tensor.extract_slice` (views once bufferized, no copy);
-- one_hot compares each label with `linalg.index` of the class dim; pad is a fill of zeros
-  with the input inserted by a strided `tensor.insert_slice`.
+- one_hot compares each label with `linalg.index` of the class dim; pad is a fill of its
+  padding value with the input inserted by a strided `tensor.insert_slice`; concat inserts each
+  operand at its offset into a `tensor.empty` (no fill: the operands cover it);
+- gather reads its source with `tensor.extract` in a generic's body, scatter_add is an
+  `scf.for` nest carrying the accumulator tensor (lowering/indexing.py).
 
 Constants become `arith.constant dense<...>` tensors; splats among them are folded into the
 bodies of their users by linalg-fuse-elementwise.
@@ -60,6 +63,13 @@ from xdsl.rewriter import Rewriter
 from aidjit.dialects import graph
 from aidjit.dtypes import BY_ELEMENT, TENSOR_DTYPES, one_of
 from aidjit.errors import UnsupportedError, blame
+from aidjit.lowering.conv import lower_conv2d
+from aidjit.lowering.elementwise import ELEMENTWISE_FAMILY_BODIES, ScalarBody, sigmoid
+from aidjit.lowering.indexing import lower_gather, lower_scatter_add
+from aidjit.lowering.normalization import lower_batch_norm_inference
+from aidjit.lowering.pooling import lower_pool2d
+from aidjit.lowering.random import lower_random_bits
+from aidjit.lowering.statistics import first_position, lower_cumsum
 from aidjit.lowering.structured import (
     PARALLEL,
     REDUCTION,
@@ -67,15 +77,13 @@ from aidjit.lowering.structured import (
     build_generic,
     dim,
     empty_tensor,
+    filled,
     identity_map,
     reshape,
     scalar_constant,
 )
 
 # ----- scalar bodies of elementwise ops ---------------------------------------------------------
-
-ScalarBody = Callable[[Attribute, Sequence[SSAValue]], SSAValue]
-"""(result element type, operand scalars) -> result scalar, built at the insertion point."""
 
 
 def _select_mask(type_: Attribute, condition: SSAValue) -> SSAValue:
@@ -90,13 +98,6 @@ def _sign(type_: Attribute, x: SSAValue) -> SSAValue:
     ).result
     positive = arith.CmpfOp(x, zero, "ogt").result
     return arith.SelectOp(positive, scalar_constant(1.0, type_), negative).result
-
-
-def _sigmoid(type_: Attribute, x: SSAValue) -> SSAValue:
-    # The same formula as the numpy forward: 0.5 * tanh(0.5 * x) + 0.5, no overflow.
-    half = scalar_constant(0.5, type_)
-    tanh = mathd.TanhOp(arith.MulfOp(x, half).result).result
-    return arith.AddfOp(arith.MulfOp(tanh, half).result, half).result
 
 
 def _cast(type_: Attribute, x: SSAValue) -> SSAValue:
@@ -134,7 +135,7 @@ ELEMENTWISE_BODIES: dict[str, ScalarBody] = {
     "graph.log": lambda t, a: mathd.LogOp(a[0]).result,
     "graph.sqrt": lambda t, a: mathd.SqrtOp(a[0]).result,
     "graph.relu": lambda t, a: arith.MaximumfOp(a[0], scalar_constant(0.0, t)).result,
-    "graph.sigmoid": lambda t, a: _sigmoid(t, a[0]),
+    "graph.sigmoid": lambda t, a: sigmoid(t, a[0]),
     "graph.tanh": lambda t, a: mathd.TanhOp(a[0]).result,
     "graph.add": lambda t, a: arith.AddfOp(a[0], a[1]).result,
     "graph.subtract": lambda t, a: arith.SubfOp(a[0], a[1]).result,
@@ -149,6 +150,7 @@ ELEMENTWISE_BODIES: dict[str, ScalarBody] = {
     "graph.not_equal": _compare("une"),
     "graph.where": lambda t, a: _select(a[0], a[1], a[2]),
     "graph.astype": lambda t, a: _cast(t, a[0]),
+    **ELEMENTWISE_FAMILY_BODIES,
 }
 
 
@@ -166,6 +168,7 @@ REDUCTIONS: dict[str, Reduction] = {
     "graph.sum": Reduction(0.0, lambda acc, x: arith.AddfOp(acc, x).result),
     "graph.mean": Reduction(0.0, lambda acc, x: arith.AddfOp(acc, x).result, True),
     "graph.reduce_max": Reduction(-math.inf, lambda acc, x: arith.MaximumfOp(acc, x).result),
+    "graph.reduce_min": Reduction(math.inf, lambda acc, x: arith.MinimumfOp(acc, x).result),
 }
 
 
@@ -180,12 +183,6 @@ def _element(value: SSAValue) -> Attribute:
     return value.type.get_element_type()
 
 
-def _filled(type_: TensorType, value: int | float) -> SSAValue:
-    """A tensor of `type_` holding `value` everywhere: `linalg.fill` of a `tensor.empty`."""
-    scalar = scalar_constant(value, type_.get_element_type())
-    return linalg.FillOp([scalar], [empty_tensor(type_)], [type_]).res[0]
-
-
 def _lower_elementwise(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
     body = ELEMENTWISE_BODIES.get(op.name)
     if body is None:
@@ -193,30 +190,49 @@ def _lower_elementwise(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
     result_type = op.results[0].type
     out_shape = _shape(op.results[0])
     element = result_type.get_element_type()
+    params = op.params() if isinstance(op, graph.ParametrizedUnaryOp) else {}
     generic = build_generic(
         operands,
         [broadcast_map(_shape(v), out_shape) for v in operands],
         [empty_tensor(result_type)],
         [identity_map(len(out_shape))],
         [PARALLEL] * len(out_shape),
-        lambda args: [body(element, args[: len(operands)])],
+        lambda args: [body(element, args[: len(operands)], **params)],
     )
     return generic.results[0]
 
 
 def _lower_reduction(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
     assert isinstance(op, graph.ReductionOp)
-    reduction = REDUCTIONS[op.name]
     (source,) = operands
+    return _keep_dims(op, _reduce(source, op.axes.get_values(), REDUCTIONS[op.name]))
+
+
+def _lower_arg_reduction(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
+    """The extremum (its `REDUCTIONS` row), then the first position holding it
+    (lowering/statistics.py says why two passes)."""
+    assert isinstance(op, graph.ArgReductionOp)
+    (source,) = operands
+    axes = op.axes.get_values()
+    extremum = _reduce(source, axes, REDUCTIONS[op.EXTREMUM])
+    return _keep_dims(op, first_position(source, extremum, axes))
+
+
+def _keep_dims(op: graph.ReductionOp, reduced: SSAValue) -> SSAValue:
+    """`reduced` (the kept dims) with the reduced ones back as size 1 when `keepdims` is set."""
+    return reshape(reduced, _shape(op.results[0])) if op.keepdims is not None else reduced
+
+
+def _reduce(source: SSAValue, axes: Sequence[int], reduction: Reduction) -> SSAValue:
+    """`reduction` of `source` over `axes`: a tensor of the kept dims."""
     in_shape = _shape(source)
-    axes = set(op.axes.get_values())
     element = _element(source)
     kept = [axis for axis in range(len(in_shape)) if axis not in axes]
     reduced_type = TensorType(element, [in_shape[axis] for axis in kept])
     generic = build_generic(
         [source],
         [identity_map(len(in_shape))],
-        [_filled(reduced_type, reduction.initial)],
+        [filled(reduced_type, reduction.initial)],
         [AffineMap(len(in_shape), 0, tuple(dim(axis) for axis in kept))],
         [REDUCTION if axis in axes else PARALLEL for axis in range(len(in_shape))],
         lambda args: [reduction.combine(args[1], args[0])],
@@ -233,8 +249,6 @@ def _lower_reduction(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
             [PARALLEL] * rank,
             lambda args: [arith.DivfOp(args[0], scalar_constant(count, element)).result],
         ).results[0]
-    if op.keepdims is not None:
-        result = reshape(result, _shape(op.results[0]))
     return result
 
 
@@ -251,7 +265,7 @@ def _lower_matmul(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
     generic = build_generic(
         [lhs, rhs],
         [AffineMap(rank, 0, (*b, i, k)), AffineMap(rank, 0, (*rhs_batch, k, j))],
-        [_filled(result_type, 0.0)],
+        [filled(result_type, 0.0)],
         [AffineMap(rank, 0, (*b, i, j))],
         [PARALLEL] * batch + [PARALLEL, REDUCTION, PARALLEL],
         lambda args: [mathd.FmaOp(args[0], args[1], args[2]).result],
@@ -317,16 +331,38 @@ def _lower_one_hot(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
 
 
 def _lower_pad(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
-    """Zeros, with the input inserted at `low + i * (interior + 1)`: `tensor.insert_slice`
-    of the input into a fill, as MLIR pads with interior padding."""
+    """A fill of the padding value, with the input inserted at `low + i * (interior + 1)`:
+    `tensor.insert_slice` of the input into the fill, as MLIR pads with interior padding."""
     assert isinstance(op, graph.PadOp)
     (source,) = operands
     params = op.params()
     strides = [gap + 1 for gap in params["interior"]]
-    filled = _filled(op.results[0].type, 0)
+    padding = filled(op.results[0].type, params["value"])
     return tensor.InsertSliceOp.from_static_parameters(
-        source, filled, list(params["low"]), list(_shape(source)), strides
+        source, padding, list(params["low"]), list(_shape(source)), strides
     ).result
+
+
+def _lower_concat(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
+    """Each operand inserted at its offset along the axis of a `tensor.empty`: the operands
+    cover the result, so nothing fills it first. Empty operands insert nothing; a result with
+    no elements at all is an (empty) fill, so it still has a defining op that writes it."""
+    assert isinstance(op, graph.ConcatOp)
+    result_type = op.results[0].type
+    axis = op.params()["axis"]
+    present = [source for source in operands if math.prod(_shape(source))]
+    if not present:
+        return filled(result_type, 0)
+    joined = empty_tensor(result_type)
+    offset = 0
+    for source in present:
+        offsets = [0] * len(_shape(source))
+        offsets[axis] = offset
+        joined = tensor.InsertSliceOp.from_static_parameters(
+            source, joined, offsets, list(_shape(source)), [1] * len(offsets)
+        ).result
+        offset += _shape(source)[axis]
+    return joined
 
 
 def _lower_constant(op: Operation, operands: Sequence[SSAValue]) -> SSAValue:
@@ -347,11 +383,20 @@ FAMILY_LOWERINGS: tuple[tuple[type[Operation], Lowering], ...] = (
     (graph.ElementwiseBinaryOp, _lower_elementwise),
     (graph.WhereOp, _lower_elementwise),
     (graph.AstypeOp, _lower_elementwise),
+    (graph.ArgReductionOp, _lower_arg_reduction),  # before ReductionOp, its base
     (graph.ReductionOp, _lower_reduction),
+    (graph.CumsumOp, lower_cumsum),
     (graph.MatmulOp, _lower_matmul),
     (graph.LayoutOp, _lower_layout),
     (graph.OneHotOp, _lower_one_hot),
     (graph.PadOp, _lower_pad),
+    (graph.ConcatOp, _lower_concat),
+    (graph.Conv2dOp, lower_conv2d),
+    (graph.Pool2dOp, lower_pool2d),
+    (graph.BatchNormInferenceOp, lower_batch_norm_inference),
+    (graph.GatherOp, lower_gather),
+    (graph.ScatterAddOp, lower_scatter_add),
+    (graph.RandomBitsOp, lower_random_bits),
 )
 
 

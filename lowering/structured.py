@@ -27,7 +27,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.dialects.linalg.attrs import IteratorTypeAttr
-from xdsl.ir import Attribute, Block, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineConstantExpr, AffineDimExpr, AffineExpr, AffineMap
 
 PARALLEL = IteratorTypeAttr.parallel()
@@ -88,6 +88,12 @@ def constant_int(value: SSAValue) -> int | None:
 
 def empty_tensor(type_: TensorType) -> SSAValue:
     return tensor.EmptyOp([], type_).tensor
+
+
+def filled(type_: TensorType, value: int | float) -> SSAValue:
+    """A tensor of `type_` holding `value` everywhere: `linalg.fill` of a `tensor.empty`."""
+    scalar = scalar_constant(value, type_.get_element_type())
+    return linalg.FillOp([scalar], [empty_tensor(type_)], [type_]).res[0]
 
 
 BodyBuilder = Callable[[Sequence[SSAValue]], Sequence[SSAValue]]
@@ -199,3 +205,22 @@ def _reshape_op(
         op_class = tensor.CollapseShapeOp if is_tensor else memref.CollapseShapeOp
     made = op_class.create(operands=[source], result_types=[type_], properties=properties)
     return made.results[0]
+
+
+def captured_tensors(op: Operation) -> list[SSAValue]:
+    """The tensors and memrefs `op`'s regions read from above (not through its operands): the
+    source of a gather's `tensor.extract`, what a scatter loop reads. Every pass that reasons
+    about what an op reads — liveness, in-place updates, row grouping — must count them."""
+    captured: list[SSAValue] = []
+    for inner in op.walk():
+        if inner is op:
+            continue
+        for value in inner.operands:
+            if not isinstance(value.type, TensorType | MemRefType) or value in captured:
+                continue
+            defining = value.owner if isinstance(value.owner, Operation) else None
+            if defining is None:
+                defining = value.owner.parent_op()  # a block argument
+            if defining is None or not op.is_ancestor(defining):
+                captured.append(value)
+    return captured

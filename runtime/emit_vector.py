@@ -154,6 +154,7 @@ HELPER_CALLS: dict[type[Operation], str] = {
     arith.MinimumfOp: "minimum",
     math.AbsFOp: "fabs",
     math.CopySignOp: "copysign",
+    math.FloorOp: "floor",
 }
 """Ops that call a `static inline` vector helper of `HELPERS`: `aidjit_<helper>_{v}(...)`."""
 
@@ -247,6 +248,16 @@ static inline $V aidjit_minimum_$v($V a, $V b) {
 static inline $V aidjit_fabs_$v($V a) {
     const $V minus_zero = -(($V){0});
     return ($V)(($M)a & ~($M)minus_zero);
+}"""),
+    "floor": Template("""\
+/* math.floor on vectors: lane by lane (gcc 12 emits a scalar vrndscaless per lane, exact, NaN
+   and signed zeros kept), so that the rest of a loop using floor stays vector code. */
+static inline $V aidjit_floor_$v($V a) {
+    $V result;
+    for (int lane = 0; lane < (int)(sizeof a / sizeof a[0]); lane++)
+        result[lane] = _Generic(a[lane], float: __builtin_floorf,
+                                default: __builtin_floor)(a[lane]);
+    return result;
 }"""),
     "copysign": Template("""\
 /* math.copysign on vectors: the magnitude bits of a, the sign bits of b (expand-math's tanh). */

@@ -123,3 +123,16 @@ def test_graph_dialect_alone_verifies_ops() -> None:
     """
     result = _python("-c", _VERIFY_GRAPH_ALONE, json.dumps(_package_paths()), program)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_public_op_comes_from_one_family() -> None:
+    """`aidjit.ops` star-imports each family module's `__all__`: a name two families defined
+    would silently be whichever came last."""
+    package = importlib.import_module("aidjit.autodiff.ops")
+    owners: dict[str, list[str]] = {}
+    for module in pkgutil.iter_modules(package.__path__):
+        family = importlib.import_module(f"aidjit.autodiff.ops.{module.name}")
+        for name in family.__all__:
+            owners.setdefault(name, []).append(module.name)
+            assert getattr(package, name) is getattr(family, name), name
+    assert not {name: found for name, found in owners.items() if len(found) > 1}

@@ -13,16 +13,23 @@ and thread and passes it to every call, so a call allocates nothing.
 Where each value lives, in order of preference:
 - a returned value made by a generic, a fill or an insert_slice is computed straight into its
   output buffer (through a reshape view when it is reshaped before being returned, and into
-  the buffer of the fill an insert_slice writes over);
+  the buffer of the fill an insert_slice writes over; an insert_slice into a `tensor.empty`,
+  a concat's first, is the first write of its buffer and copies nothing in);
 - a generic writes over an input that dies at that op when both are indexed the same way (in
   place: each element is read, then overwritten, in the same iteration);
 - a generic's `outs` that is a fill used only there, or an insert_slice's destination used
-  only there, is updated in its own buffer;
+  only there, is updated in its own buffer; so is the initial value of an `scf.for` carrying
+  a tensor (a scatter-add: `tensor.extract` / `tensor.insert` in its body become a load and a
+  store, the loop loses its iter_args), and the destination of a `tensor.insert`;
 - anything else gets fresh bytes in the workspace, and `plan_memory` lets buffers whose
   lifetimes do not overlap share them.
 Reshapes of contiguous buffers are views (`memref.collapse_shape` / `expand_shape`), slices are
 strided views (`memref.subview`), non-splat constants are private globals, splat constants are
 fills. A returned argument, constant, view or duplicate is copied into its output buffer.
+A tensor an op's regions read from above (a gather's `tensor.extract` of its source) counts as
+read by that op: it lives until then, is never overwritten by it in place, and the extract
+becomes a `memref.load` of its buffer. Scalar ops at function level (a one-iteration loop that
+canonicalize inlined) move over unchanged.
 
 The function records `aidjit.bytes_without_reuse` (what one buffer per value would need) as an
 attribute, for `compiled.stats`; the workspace's size is its argument's type.
@@ -33,9 +40,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from xdsl.builder import ImplicitBuilder
+from xdsl.builder import Builder, ImplicitBuilder
 from xdsl.context import Context
-from xdsl.dialects import arith, func, memref, tensor
+from xdsl.dialects import arith, func, memref, scf, tensor
 from xdsl.dialects.builtin import (
     AffineMapAttr,
     DenseIntOrFPElementsAttr,
@@ -51,14 +58,16 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
-from xdsl.rewriter import Rewriter
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from aidjit.dialects.graph import splat_value
 from aidjit.errors import UnsupportedError, blame
 from aidjit.lowering.structured import (
     PARALLEL,
     build_generic,
+    captured_tensors,
     generic_maps,
     identity_map,
     reshape,
@@ -69,6 +78,9 @@ from aidjit.transforms.fuse_rows import ROW_GROUP
 from aidjit.transforms.memory_plan import Lifetime, aligned, plan_memory
 
 RESHAPES = (tensor.CollapseShapeOp, tensor.ExpandShapeOp)
+INSERTS = (tensor.InsertSliceOp, tensor.InsertOp)
+WRITERS = (linalg.GenericOp, linalg.FillOp, *INSERTS, scf.ForOp)
+"""Ops that may compute a returned value straight into its output buffer."""
 VIEWS = (*RESHAPES, tensor.ExtractSliceOp)
 """Tensor ops whose result is a view of their source once bufferized."""
 
@@ -137,7 +149,7 @@ class Analysis:
         end = len(self.ops)
         self.spans = self._row_group_spans()
         for position, op in enumerate(self.ops):
-            for operand in op.operands:
+            for operand in (*op.operands, *captured_tensors(op)):
                 self.last_use[operand] = self.spans[position][1]
             for result in op.results:
                 self.last_use.setdefault(result, self.spans[position][1])
@@ -161,18 +173,20 @@ class Analysis:
                     inner = owner.operands[0]
                     if not inner.type.get_shape() or not value.type.get_shape():
                         break  # a rank-0 buffer has no reshape view (see structured.reshape)
-                elif isinstance(owner, tensor.InsertSliceOp):
+                elif isinstance(owner, INSERTS) and not _into_empty(owner):
                     inner = owner.dest
                 elif isinstance(owner, linalg.GenericOp) and isinstance(
                     owner.outputs[value.index].owner, linalg.FillOp
                 ):
                     inner = owner.outputs[value.index]
+                elif isinstance(owner, scf.ForOp):
+                    inner = owner.iter_args[value.index]
                 else:
                     break
                 if inner.uses.get_length() != 1:
                     break
                 value = inner
-            if isinstance(value.owner, linalg.GenericOp | linalg.FillOp | tensor.InsertSliceOp):
+            if isinstance(value.owner, WRITERS):
                 destinations.setdefault(value, index)
         return destinations
 
@@ -223,7 +237,7 @@ class Analysis:
             self._bind(op.result, storage)
         elif isinstance(op, linalg.FillOp):
             self._fresh(op.res[0], position, destinations)
-        elif isinstance(op, tensor.InsertSliceOp):
+        elif isinstance(op, INSERTS):
             result = op.result
             if result not in destinations and op.dest.uses.get_length() == 1:
                 if self._updatable(op.dest, position):
@@ -232,7 +246,14 @@ class Analysis:
             self._fresh(result, position, destinations)
         elif isinstance(op, linalg.GenericOp):
             self._assign_generic(op, position, destinations)
-        elif not isinstance(op, tensor.EmptyOp | func.ReturnOp | arith.ConstantOp):
+        elif isinstance(op, tensor.EmptyOp) and _read_as_input(op.tensor):
+            # A pooling window: never read, but its shape sizes loops, so it needs a buffer.
+            self._fresh(op.tensor, position, destinations)
+        elif isinstance(op, scf.ForOp):
+            self._assign_loop(op, position, destinations)
+        elif not isinstance(op, tensor.EmptyOp) and any(
+            isinstance(r.type, TensorType) for r in op.results
+        ):
             raise blame(UnsupportedError(f"bufferize: no bufferization for {op.name}"), op)
 
     def _assign_generic(
@@ -248,6 +269,23 @@ class Analysis:
             elif (reused := self._dying_input(op, position, maps, index, taken)) is not None:
                 taken.add(reused)
                 self._bind(result, self.storage_of[op.inputs[reused]])
+            else:
+                self._fresh(result, position, destinations)
+
+    def _assign_loop(self, op: scf.ForOp, position: int, destinations: dict[SSAValue, int]) -> None:
+        """A loop carrying tensors (a scatter) updates each in the buffer of its initial value
+        when that dies here and the loop reads it through nothing else; else in a fresh one."""
+        read = {self.storage_of.get(v) for v in captured_tensors(op)}
+        for result, init in zip(op.results, op.iter_args, strict=True):
+            storage = self.storage_of.get(init)
+            in_place = (
+                result not in destinations
+                and init.uses.get_length() == 1
+                and self._updatable(init, position)
+                and storage not in read
+            )
+            if in_place:
+                self._bind(result, storage)
             else:
                 self._fresh(result, position, destinations)
 
@@ -270,7 +308,8 @@ class Analysis:
             if not self._updatable(value, position):
                 continue
             storage = self.storage_of[value]
-            readers = [v for v in op.operands if self.storage_of.get(v) is storage]
+            read = (*op.operands, *captured_tensors(op))
+            readers = [v for v in read if self.storage_of.get(v) is storage]
             if len(readers) == 1:
                 return index
         return None
@@ -300,16 +339,31 @@ def _same_group(made: Operation, op: Operation) -> None:
 
 
 def copy(source: SSAValue, dest: SSAValue) -> linalg.GenericOp:
-    """`dest = source` elementwise: a generic, so it lowers and fuses like every other loop."""
+    """`dest = source` elementwise: a generic, so it lowers and fuses like every other loop.
+
+    A rank-0 `dest` may take the one element of a `source` of any rank (its dims all 1): a
+    rank-0 buffer has no view with the source's shape (xDSL 0.74 has no rank-0 expand_shape).
+    """
     rank = len(dest.type.get_shape())
+    source_rank = len(source.type.get_shape())
+    source_map = identity_map(rank)
+    if source_rank != rank:
+        assert rank == 0, f"copy: {source.type} into {dest.type}"
+        source_map = AffineMap(0, 0, (AffineExpr.constant(0),) * source_rank)
     return build_generic(
         [source],
-        [identity_map(rank)],
+        [source_map],
         [dest],
         [identity_map(rank)],
         [PARALLEL] * rank,
         lambda args: [args[0]],
     )
+
+
+def _into_empty(op: tensor.InsertSliceOp | tensor.InsertOp) -> bool:
+    """An insert_slice into a `tensor.empty` is the first write of its buffer: nothing to keep
+    or initialise (a concat's first operand; the later ones cover the rest)."""
+    return isinstance(op.dest.owner, tensor.EmptyOp)
 
 
 def _slice_parameters(op: tensor.ExtractSliceOp | tensor.InsertSliceOp) -> list[list[int]]:
@@ -365,6 +419,8 @@ class Emitter:
     def operation(self, op: Operation) -> None:
         storage_of = self.analysis.storage_of
         if isinstance(op, tensor.EmptyOp):
+            if op.tensor in storage_of:
+                self.define(op.tensor)
             return
         if isinstance(op, arith.ConstantOp) and isinstance(op.result.type, TensorType):
             dest = self.define(op.result)
@@ -372,7 +428,16 @@ class Emitter:
             if splat is not None:
                 scalar = scalar_constant(splat, op.result.type.get_element_type())
                 linalg.FillOp([scalar], [dest], [])
-        elif isinstance(op, arith.ConstantOp):
+        elif isinstance(op, tensor.ExtractOp):
+            load = memref.LoadOp.get(self.memrefs[op.tensor], list(op.indices))
+            op.result.replace_all_uses_with(load.res)
+        elif isinstance(op, tensor.InsertOp):
+            dest = self.define(op.result)
+            if storage_of[op.result] is not storage_of[op.dest]:
+                self.initialise(dest, op.dest, op)
+            memref.StoreOp.get(op.scalar, dest, list(op.indices))
+        elif not any(isinstance(r.type, TensorType) for r in op.results) and op.results:
+            # Scalars (constants, a one-iteration scatter loop canonicalize inlined) move over.
             op.detach()
             self.block.add_op(op)
         elif isinstance(op, RESHAPES):
@@ -381,20 +446,35 @@ class Emitter:
                 self.memrefs[result] = reshape(self.memrefs[source], result.type.get_shape())
             else:
                 dest = self.define(result)
-                copy(self.memrefs[source], reshape(dest, source.type.get_shape()))
+                if result.type.get_shape():
+                    dest = reshape(dest, source.type.get_shape())
+                copy(self.memrefs[source], dest)
         elif isinstance(op, tensor.ExtractSliceOp):
             self.memrefs[op.result] = subview(self.memrefs[op.source], op)
         elif isinstance(op, tensor.InsertSliceOp):
             dest = self.define(op.result)
-            if storage_of[op.result] is not storage_of[op.dest]:
+            if not _into_empty(op) and storage_of[op.result] is not storage_of[op.dest]:
                 self.initialise(dest, op.dest, op)
             copy(self.memrefs[op.source], subview(dest, op))
         elif isinstance(op, linalg.FillOp):
             _same_group(linalg.FillOp([op.inputs[0]], [self.define(op.res[0])], []), op)
         elif isinstance(op, linalg.GenericOp):
             self.generic(op)
+        elif isinstance(op, scf.ForOp):
+            self.loop(op)
         elif isinstance(op, func.ReturnOp):
             self.returned(op)
+
+    def loop(self, op: scf.ForOp) -> None:
+        """A loop carrying tensors becomes one updating their buffers in place: its tensor
+        block arguments and results are those buffers, extract and insert a load and a store."""
+        carried = []
+        for result, init in zip(op.results, op.iter_args, strict=True):
+            dest = self.define(result)
+            if self.analysis.storage_of[init] is not self.analysis.storage_of[result]:
+                self.initialise(dest, init, op)
+            carried.append(dest)
+        _loop_on_buffers(op, carried, dict(self.memrefs))
 
     def generic(self, op: linalg.GenericOp) -> None:
         storage_of = self.analysis.storage_of
@@ -402,9 +482,11 @@ class Emitter:
         outputs = []
         for result, init in zip(op.res, op.outputs, strict=True):
             dest = self.define(result)
-            if init in storage_of and storage_of[init] is not storage_of[result]:
+            initialised = not isinstance(init.owner, tensor.EmptyOp)
+            if initialised and init in storage_of and storage_of[init] is not storage_of[result]:
                 self.initialise(dest, init, op)
             outputs.append(dest)
+        _load_captured(self.bodies[op], self.memrefs)
         bufferized = linalg.GenericOp(
             inputs,
             outputs,
@@ -422,6 +504,64 @@ class Emitter:
             if not (storage.kind == "output" and storage.output == index and whole):
                 copy(self.memrefs[value], self.out_args[index])
         func.ReturnOp()
+
+
+def _read_as_input(value: SSAValue) -> bool:
+    """`value` is an input (not an `outs`) of some generic."""
+    return any(
+        isinstance(use.operation, linalg.GenericOp) and use.index < len(use.operation.inputs)
+        for use in value.uses
+    )
+
+
+def _load_captured(body: Region, memrefs: dict[SSAValue, SSAValue]) -> None:
+    """A body's reads of tensors from above (a gather's `tensor.extract`) read their buffers."""
+    for op in list(body.walk()):
+        if isinstance(op, tensor.ExtractOp):
+            # Built at the extract, not at the function's insertion point (the Emitter's).
+            with ImplicitBuilder(Builder(InsertPoint.before(op))):
+                load = memref.LoadOp.get(memrefs[op.tensor], list(op.indices))
+            op.result.replace_all_uses_with(load.res)
+            op.detach()
+            op.erase()
+
+
+def _loop_on_buffers(
+    op: scf.ForOp, carried: Sequence[SSAValue], mapping: dict[SSAValue, SSAValue]
+) -> None:
+    """`op` rebuilt at the insertion point with its tensors in `mapping`'s buffers and those it
+    carries in `carried`: no iter_args, `tensor.extract` a load, `tensor.insert` a store into
+    the buffer its destination lives in, nested loops alike."""
+    body = op.body.block
+    mapping.update(zip(body.args[1:], carried, strict=True))
+    rebuilt = scf.ForOp(
+        mapping.get(op.lb, op.lb),
+        mapping.get(op.ub, op.ub),
+        mapping.get(op.step, op.step),
+        [],
+        Block(arg_types=[body.args[0].type]),
+    )
+    mapping[body.args[0]] = rebuilt.body.block.args[0]
+    with ImplicitBuilder(rebuilt.body.block):
+        for inner in body.ops:
+            indices = [mapping.get(v, v) for v in getattr(inner, "indices", ())]
+            if isinstance(inner, scf.ForOp):
+                buffers = [mapping[v] for v in inner.iter_args]
+                _loop_on_buffers(inner, buffers, mapping)
+                mapping.update(zip(inner.results, buffers, strict=True))
+            elif isinstance(inner, tensor.ExtractOp):
+                load = memref.LoadOp.get(mapping[inner.tensor], indices)
+                mapping[inner.result] = load.res
+            elif isinstance(inner, tensor.InsertOp):
+                buffer = mapping[inner.dest]
+                memref.StoreOp.get(mapping.get(inner.scalar, inner.scalar), buffer, indices)
+                mapping[inner.result] = buffer
+            elif isinstance(inner, scf.YieldOp):
+                scf.YieldOp()
+            else:
+                inner.clone(value_mapper=mapping)
+    for result, buffer in zip(op.results, carried, strict=True):
+        mapping[result] = buffer
 
 
 def _erase_unused_views(block: Block) -> None:

@@ -35,7 +35,8 @@ Works on scalars and on `vector<...xf32>` / `vector<...xf64>` alike: constants a
 Left alone: other math ops. `math.sqrt` and `math.absf` are single instructions (sqrtf
 vectorises as `vsqrtps` because aidjit builds with `-fno-math-errno`); `math.powf` keeps libm
 (libmvec has vector variants; an accurate pow needs log in extended precision and some twenty
-special cases), as do the math ops the lowering never emits (log1p, expm1, erf, sin, cos).
+special cases), as do log1p, expm1, erf, sin and cos (the activations' bodies: libmvec has
+vector variants of each, emit_vector.LIBMVEC_OPS).
 Runs at the loop level, after `vectorize-loops`, so it expands vector and scalar ops alike.
 """
 

@@ -390,7 +390,13 @@ class ComposeReshapes(RewritePattern):
             composed = reshape(source, shape)
         new_ops = list(staging.ops)
         if len(new_ops) > 1:
-            return  # through rank 1 again: no fewer reshapes (and rewriting would not end)
+            # Through rank 1 again: no fewer reshapes (and rewriting would not end). The staged
+            # ops are erased, or their uses of `source` would outlive them and miscount its
+            # users (bufferize then copied a returned value instead of writing it in place).
+            for new in reversed(new_ops):
+                new.detach()
+                new.erase()
+            return
         for new in new_ops:
             new.detach()
         rewriter.replace(op, new_ops, [composed])

@@ -34,7 +34,14 @@ from xdsl.dialects.linalg import ops as linalg
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from aidjit.lowering.structured import PARALLEL, dim, generic_maps, loop_ranges, shaped_bytes
+from aidjit.lowering.structured import (
+    PARALLEL,
+    captured_tensors,
+    dim,
+    generic_maps,
+    loop_ranges,
+    shaped_bytes,
+)
 
 ROW_GROUP = "aidjit.row_group"
 
@@ -105,6 +112,8 @@ def _reads_rows(op: Operation, group: Group) -> bool:
     """Every operand of `op` that the group computes is read row i at iteration i."""
     if isinstance(op, linalg.FillOp):
         return op.outputs[0] not in group.computed
+    if any(value in group.computed for value in captured_tensors(op)):
+        return False  # read at data-dependent rows (a gather's source): needs them all first
     maps = generic_maps(op)
     for value, map_ in zip(op.operands, maps, strict=True):
         if value not in group.computed:

@@ -25,7 +25,7 @@ from xdsl.ir.affine import AffineMap
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
-from aidjit.lowering.structured import generic_maps, loop_ranges
+from aidjit.lowering.structured import captured_tensors, generic_maps, loop_ranges
 from aidjit.transforms.fuse_elementwise import clone_body, end_body
 from aidjit.transforms.schedule import sort_topologically
 
@@ -50,8 +50,9 @@ def _same_domain(a: linalg.GenericOp, b: linalg.GenericOp) -> bool:
 
 
 def _depends_on(op: Operation, other: Operation, block: Block) -> bool:
-    """Whether `op` uses a result of `other`, directly or through ops of `block`."""
-    frontier = [value for value in op.operands]
+    """Whether `op` uses a result of `other`, directly or through ops of `block` (their
+    operands and what their regions read from above: a gather's source, a scatter's inputs)."""
+    frontier = [*op.operands, *captured_tensors(op)]
     seen: set[Operation] = set()
     while frontier:
         owner = frontier.pop().owner
@@ -59,7 +60,7 @@ def _depends_on(op: Operation, other: Operation, block: Block) -> bool:
             return True
         if isinstance(owner, Operation) and owner.parent_block() is block and owner not in seen:
             seen.add(owner)
-            frontier.extend(owner.operands)
+            frontier.extend((*owner.operands, *captured_tensors(owner)))
     return False
 
 

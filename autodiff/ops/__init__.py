@@ -7,4 +7,13 @@ family. Gradient rules are written with these public functions, so backward grap
 primitives as forward ones.
 """
 
+from aidjit.autodiff.ops.conv import *  # noqa: F403
 from aidjit.autodiff.ops.core import *  # noqa: F403 - each family's __all__ is its public list
+from aidjit.autodiff.ops.elementwise import *  # noqa: F403
+from aidjit.autodiff.ops.indexing import *  # noqa: F403
+from aidjit.autodiff.ops.normalization import *  # noqa: F403
+from aidjit.autodiff.ops.pooling import *  # noqa: F403
+from aidjit.autodiff.ops.random import *  # noqa: F403
+from aidjit.autodiff.ops.shape import *  # noqa: F403
+from aidjit.autodiff.ops.spatial import *  # noqa: F403
+from aidjit.autodiff.ops.statistics import *  # noqa: F403

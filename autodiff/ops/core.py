@@ -10,7 +10,7 @@ and need no rule of their own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from aidjit.autodiff.primitives import (
     Precondition,
     Primitive,
     Spec,
+    VjpRule,
     binary_rule,
     broadcast_shapes,
     normalize_axes,
@@ -45,6 +46,7 @@ __all__ = [
     "getitem",
     "greater",
     "greater_equal",
+    "lax_pad",
     "layer_norm",
     "less",
     "less_equal",
@@ -58,7 +60,6 @@ __all__ = [
     "negate",
     "not_equal",
     "one_hot",
-    "pad",
     "power",
     "reduce_max",
     "relu",
@@ -421,14 +422,20 @@ def _mean_vjp(g: Tensor, xs: Sequence[Tensor], out: Tensor, *, axes: Any, keepdi
     return (lambda: _expand_reduced(g, xs[0], axes, keepdims) / float(max(count, 1)),)
 
 
-def _max_vjp(g: Tensor, xs: Sequence[Tensor], out: Tensor, *, axes: Any, keepdims: bool) -> Any:
-    def grad() -> Tensor:
-        x = xs[0]
-        at_max = greater_equal(x, _expand_reduced(out, x, axes, keepdims))
-        ties = sum(at_max, axis=axes, keepdims=True)
-        return _expand_reduced(g, x, axes, keepdims) * (at_max / ties)
+def extremum_vjp(at_extremum: Callable[[Tensor, Tensor], Tensor]) -> VjpRule:
+    """The gradient rule of a max- or min-reduction: the cotangent goes to the elements equal
+    to the result (`at_extremum(x, result)`, a float mask), shared equally among ties."""
 
-    return (grad,)
+    def vjp(g: Tensor, xs: Sequence[Tensor], out: Tensor, *, axes: Any, keepdims: bool) -> Any:
+        def grad() -> Tensor:
+            x = xs[0]
+            hits = at_extremum(x, _expand_reduced(out, x, axes, keepdims))
+            ties = sum(hits, axis=axes, keepdims=True)
+            return _expand_reduced(g, x, axes, keepdims) * (hits / ties)
+
+        return (grad,)
+
+    return vjp
 
 
 sum_p = _reduction(
@@ -447,7 +454,7 @@ mean_p = _reduction(
 reduce_max_p = _reduction(
     "reduce_max",
     lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-    _max_vjp,
+    extremum_vjp(greater_equal),
     "maximum; ties share the gradient equally",
     nonempty=True,
 )
@@ -661,7 +668,7 @@ def _slice_vjp(
             low.append(lowest)
             interior.append(step - 1)
             high.append(dim - lowest - ((count - 1) * step + 1 if count else 0))
-        return pad(ascending, low, high, interior)
+        return lax_pad(ascending, low, high, interior)
 
     return (grad,)
 
@@ -671,7 +678,12 @@ def _padded_dim(dim: int, low: int, high: int, interior: int) -> int:
 
 
 def _pad_rule(
-    x: Spec, *, low: tuple[int, ...], high: tuple[int, ...], interior: tuple[int, ...]
+    x: Spec,
+    *,
+    low: tuple[int, ...],
+    high: tuple[int, ...],
+    interior: tuple[int, ...],
+    value: float,
 ) -> Spec:
     _per_axis("pad", x, low=low, high=high, interior=interior)
     if any(v < 0 for v in (*low, *high, *interior)):
@@ -679,15 +691,21 @@ def _pad_rule(
             f"pad: padding of {x} must be non-negative, got low {tuple(low)}, "
             f"high {tuple(high)}, interior {tuple(interior)}"
         )
+    if x.dtype.kind != "f" and not float(value).is_integer():
+        raise DTypeError(f"pad: padding value {value} is not an integer, as {x} needs")
     widths = zip(x.shape, low, high, interior, strict=True)
     return Spec(tuple(_padded_dim(*w) for w in widths), x.dtype)
 
 
 def _pad_impl(
-    x: np.ndarray, low: tuple[int, ...], high: tuple[int, ...], interior: tuple[int, ...]
+    x: np.ndarray,
+    low: tuple[int, ...],
+    high: tuple[int, ...],
+    interior: tuple[int, ...],
+    value: float,
 ) -> np.ndarray:
     widths = list(zip(x.shape, low, high, interior, strict=True))
-    out = np.zeros([_padded_dim(*w) for w in widths], x.dtype)
+    out = np.full([_padded_dim(*w) for w in widths], value, x.dtype)
     # An empty axis places nothing (its "last element" would be a negative, wrapping stop).
     places = (
         slice(lo, lo + (d - 1) * (i + 1) + 1, i + 1) if d else slice(0, 0) for d, lo, _, i in widths
@@ -713,11 +731,12 @@ pad_p = register(
         Family.PAD,
         _pad_impl,
         _pad_rule,
-        lambda g, xs, out, low, high, interior: (
+        lambda g, xs, out, low, high, interior, value: (
             lambda: strided_slice(g, low, xs[0].shape, tuple(i + 1 for i in interior)),
         ),
-        params=("low", "high", "interior"),
-        doc="zeros before (low), after (high) and between (interior) the elements, per axis",
+        params=("low", "high", "interior", "value"),
+        doc="`value` (0.0 by default) before (low), after (high) and between (interior) the "
+        "elements, per axis",
     )
 )
 
@@ -736,28 +755,34 @@ def strided_slice(
     return apply(slice_p, tensor, **params)
 
 
-def pad(
-    x: Any, low: Sequence[int], high: Sequence[int], interior: Sequence[int] | None = None
+def lax_pad(
+    x: Any,
+    low: Sequence[int],
+    high: Sequence[int],
+    interior: Sequence[int] | None = None,
+    value: float = 0.0,
 ) -> Tensor:
-    """Zero padding per axis: `low[k]` before, `high[k]` after, `interior[k]` between elements."""
+    """The `pad` primitive, `jax.lax.pad`'s semantics: per axis k, `low[k]` copies of `value`
+    before the elements, `high[k]` after and `interior[k]` between each two (the gradient of a
+    strided slice). `ops.pad` is numpy's pad, built on this."""
     (tensor,) = to_tensors([x])
     interior = (0,) * tensor.ndim if interior is None else interior
-    params = {
+    widths = {
         "low": tuple(int(v) for v in low),
         "high": tuple(int(v) for v in high),
         "interior": tuple(int(v) for v in interior),
     }
-    if not any(v for values in params.values() for v in values):
+    if not any(v for values in widths.values() for v in values):
         return tensor
-    return apply(pad_p, tensor, **params)
+    return apply(pad_p, tensor, **widths, value=float(value))
 
 
 # ----- basic indexing: slice, then reshape away integer axes and in new ones ---------------------
 
 _ADVANCED_INDEXING = (
     "advanced indexing is not supported yet; use integers, slices, ... and None (basic "
-    "indexing), ops.where(mask, x, 0.0) instead of a boolean mask, or ops.one_hot(indices, n) "
-    "@ x to gather rows"
+    "indexing), ops.where(mask, x, 0.0) instead of a boolean mask, or ops.take(x, indices, "
+    "axis=0) to gather rows"
 )
 
 

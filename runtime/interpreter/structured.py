@@ -100,6 +100,8 @@ STRUCTURED_SUPPORTED_OPS: frozenset[type[Operation]] = SUPPORTED_OPS | {
     tensor.ExpandShapeOp,
     tensor.ExtractSliceOp,
     tensor.InsertSliceOp,
+    tensor.ExtractOp,
+    tensor.InsertOp,
 }
 """The ops of the structured level: the loop level's, linalg's and the tensor ops around them."""
 
@@ -361,6 +363,33 @@ def _run_insert_slice(
     return (_from_numpy(result, destination),)
 
 
+def _element_index(op: Operation, array: ShapedArray[Any], index: Sequence[int]) -> tuple[int, ...]:
+    """`index` checked against the tensor's shape (compiled code would read anything there)."""
+    if not all(0 <= i < size for i, size in zip(index, array.shape, strict=True)):
+        raise ShapeError(
+            f"'{op.name}': index {tuple(index)} is out of bounds of a tensor of shape "
+            f"{tuple(array.shape)}"
+        )
+    return tuple(index)
+
+
+def _run_extract(
+    self: InterpreterFunctions, interpreter: Interpreter, op: tensor.ExtractOp, args: PythonValues
+) -> PythonValues:
+    """One element of a tensor (a gather's read, inside a linalg body or a scatter's loop)."""
+    source = cast(ShapedArray[Any], args[0])
+    return (source.load(_element_index(op, source, args[1:])),)
+
+
+def _run_insert(
+    self: InterpreterFunctions, interpreter: Interpreter, op: tensor.InsertOp, args: PythonValues
+) -> PythonValues:
+    """A new tensor: the destination with one element replaced (a scatter's update)."""
+    destination = _copy(cast(ShapedArray[Any], args[1]))
+    destination.store(_element_index(op, destination, args[2:]), args[0])
+    return (destination,)
+
+
 StructuredFunctions = register_impls(
     type(
         "StructuredFunctions",
@@ -374,6 +403,8 @@ StructuredFunctions = register_impls(
             "run_tensor_expand_shape": impl(tensor.ExpandShapeOp)(run_expand_shape),
             "run_tensor_extract_slice": impl(tensor.ExtractSliceOp)(_run_extract_slice),
             "run_tensor_insert_slice": impl(tensor.InsertSliceOp)(_run_insert_slice),
+            "run_tensor_extract": impl(tensor.ExtractOp)(_run_extract),
+            "run_tensor_insert": impl(tensor.InsertOp)(_run_insert),
             "run_constant": impl(arith.ConstantOp)(_run_constant),
         },
     )

@@ -13,6 +13,29 @@ from aidjit.pipeline import pipeline_to_stage
 from tests.op_cases import COMPILED, COMPILED_DIFFERENTIABLE, COMPILED_IDS, Case, results, total
 
 INTERPRETED_LEVELS = ["optimized", "linalg", "fused", "bufferized", "loops"]
+BUNDLE_LEVELS = ["optimized", "linalg", "bufferized"]
+"""A family bundle is interpreted at fewer levels: its ops are the core ops' passes at work, the
+C backend runs it through every pass, and the loop interpreter's support for what it emits is
+checked by tests/runtime/test_supported_ops.py; interpreting a whole family at the loop level
+cost the suite minutes."""
+
+
+def _levels(case: Case, backends: list[str]) -> list[str]:
+    return (
+        backends
+        if case.family == "core"
+        else [b for b in backends if b in BUNDLE_LEVELS or b == "c"]
+    )
+
+
+def _with_levels(cases: list[Case], backends: list[str]) -> list[object]:
+    return [
+        pytest.param(case, level, id=f"{case.id}-{level}")
+        for case in cases
+        for level in _levels(case, backends)
+    ]
+
+
 BACKENDS = ["c", *INTERPRETED_LEVELS]
 
 
@@ -48,8 +71,7 @@ def test_compiled_c_matches_eager(case: Case, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("level", INTERPRETED_LEVELS)
-@pytest.mark.parametrize("case", COMPILED, ids=COMPILED_IDS)
+@pytest.mark.parametrize(("case", "level"), _with_levels(COMPILED, INTERPRETED_LEVELS))
 def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
     compiled = compile(case.fn, *inputs, **interpreted_at(level))
@@ -57,10 +79,7 @@ def test_interpreter_matches_eager(case: Case, level: str, dtype: type) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(
-    "case", COMPILED_DIFFERENTIABLE, ids=[c.id for c in COMPILED_DIFFERENTIABLE]
-)
+@pytest.mark.parametrize(("case", "backend"), _with_levels(COMPILED_DIFFERENTIABLE, BACKENDS))
 def test_compiled_gradient_matches_eager(case: Case, backend: str, dtype: type) -> None:
     inputs = case.inputs(dtype)
     float_positions = tuple(i for i in range(len(inputs)) if i not in case.int_inputs)

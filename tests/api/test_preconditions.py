@@ -48,3 +48,18 @@ def test_an_argument_that_reaches_no_checked_operand_is_not_checked() -> None:
 
     compiled = aidjit.compile(scale, np.array([0, 2]), np.ones(2, F32))
     np.testing.assert_array_equal(compiled(np.array([-5, 7]), np.ones(2, F32)), [-5.0, 7.0])
+
+
+@pytest.mark.parametrize("backend", ["c", "interpreter"])
+def test_take_checks_its_indices_negative_ones_counting_from_the_end(backend: str) -> None:
+    x = np.arange(12.0, dtype=F32).reshape(3, 4)
+    compiled = aidjit.compile(lambda x, i: ops.take(x, i, axis=1), x, np.array([0, -4, 3]))
+    np.testing.assert_array_equal(compiled(x, np.array([3, -1, -4])), x[:, [3, 3, 0]])
+    message = (
+        r"argument 'i': gather \(take, .*\): index -5 is out of bounds for an axis of size 4 "
+        r"\(valid: -4 to 3\)"
+    )
+    with pytest.raises(aidjit.ArgumentValueError, match=message):
+        compiled(x, np.array([0, -5, 4]))
+    with pytest.raises(IndexError, match="take: index 4 is out of bounds"):
+        ops.take(x, np.array([4]), axis=1)

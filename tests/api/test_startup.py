@@ -338,7 +338,9 @@ def test_background_builds_at_the_same_time(empty_cache: Path) -> None:
     with "Can't add to a block an operation already attached to a block"."""
     inputs = mlp_inputs()
     versions = [
-        aidjit.compile(mlp, *inputs, tier="auto", cflags=["-O1", f"-DAIDJIT_VARIANT={n}"])
+        aidjit.compile(
+            mlp, *inputs, tier="auto", cflags=["-O1", "-march=native", f"-DAIDJIT_VARIANT={n}"]
+        )
         for n in range(4)
     ]
     for compiled in versions:

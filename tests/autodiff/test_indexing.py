@@ -122,9 +122,9 @@ def test_slice_and_pad_rules_name_the_op_and_shape() -> None:
     with pytest.raises(ShapeError, match=r"slice: axis 0 of tensor<4x3xf64>: 3 elements from 2"):
         ops.strided_slice(x, (2, 0), (3, 3))
     with pytest.raises(ShapeError, match=r"pad: padding of tensor<4x3xf64> must be non-negative"):
-        ops.pad(x, (0, -1), (0, 0))
+        ops.lax_pad(x, (0, -1), (0, 0))
     with pytest.raises(ShapeError, match=r"pad: low \(0,\) needs one entry per axis"):
-        ops.pad(x, (0,), (1,))
+        ops.lax_pad(x, (0,), (1,))
 
 
 @pytest.mark.parametrize("shape", [(2, 0, 1), (3, 0), (0,)])
@@ -137,8 +137,8 @@ def test_pad_of_an_empty_axis_with_interior_padding(shape: tuple[int, ...]) -> N
         lo + hi + max(d + (d - 1) * i, 0)
         for d, lo, hi, i in zip(shape, low, high, interior, strict=True)
     )
-    eager = ops.pad(Tensor(x), low, high, interior).numpy()
+    eager = ops.lax_pad(Tensor(x), low, high, interior).numpy()
     assert eager.shape == expected_shape and not eager.any()
     for options in ({}, {"backend": "interpreter"}):
-        compiled = aidjit.compile(lambda t: ops.pad(t, low, high, interior), x, **options)(x)
+        compiled = aidjit.compile(lambda t: ops.lax_pad(t, low, high, interior), x, **options)(x)
         np.testing.assert_array_equal(compiled, eager)

@@ -1,5 +1,5 @@
-"""bench/flops.py: the FLOPs of every matmul of a graph, counted from the IR, and numpy's GEMM
-replay of the same shapes."""
+"""bench/flops.py: the FLOPs of every matmul and convolution of a graph, counted from the IR, and
+numpy's GEMM replay of the same shapes."""
 
 import numpy as np
 import pytest
@@ -32,6 +32,25 @@ def test_every_matmul_is_counted_with_two_flops_per_term() -> None:
     ]
     assert [c.flops for c in found] == [2 * 5 * 3 * 7, 2 * 2 * 5 * 3 * 7, 2 * 2 * 5 * 3 * 7]
     assert total_flops(found) == 2 * 5 * 3 * 7 * 5
+
+
+CONV = """
+func.func @g(%x: tensor<2x4x7x7xf32>, %w: tensor<6x2x3x3xf32>) -> tensor<2x6x3x3xf32> {
+  %0 = graph.conv2d %x, %w stride [2, 2] groups 2
+         : tensor<2x4x7x7xf32>, tensor<6x2x3x3xf32> -> tensor<2x6x3x3xf32>
+  func.return %0 : tensor<2x6x3x3xf32>
+}
+"""
+
+
+def test_a_convolution_is_its_im2col_gemm() -> None:
+    """Per image and group, weights [F=3, K=2*3*3] times patches [K, 3*3 positions]."""
+    (found,) = parse_contractions(CONV)
+    assert found == Contraction((2, 3, 18), (2, 2, 18, 9), (2, 2, 3, 9), "float32")
+    assert found.flops == 2 * (2 * 6 * 3 * 3) * 18  # 2 * outputs * terms per output
+    replay = GemmReplay([found])
+    replay()
+    assert replay.operands[0][2].shape == found.result
 
 
 def test_a_graph_without_matmuls_has_no_contractions() -> None:

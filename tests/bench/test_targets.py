@@ -93,9 +93,27 @@ def test_speedup_reads_any_pair_of_columns() -> None:
     assert speedup(report, "W6", "1T", NUMPY) is None
 
 
-def test_every_target_of_issue_7_is_listed_once() -> None:
+def test_every_target_of_issues_7_and_8_is_listed_once() -> None:
     names = [t.name for t in TARGETS]
     assert len(names) == len(set(names))
     speed = [t for t in TARGETS if "faster than" in t.name and "aidjit compiled" in t.name]
-    assert len(speed) == 5 * 2 * 3  # W1, W2b, W3, W4, W6 x 1T, all threads x three baselines
+    w5 = [t for t in speed if t.workloads[0] in ("W5i", "W5t")]
+    assert len(speed) - len(w5) == 5 * 2 * 3  # W1, W2b, W3, W4, W6 x 1T, all threads x 3
+    # W5i, W5t x (numpy, torch eager, torch.compile at all threads; torch eager not at 1T)
+    assert len(w5) == 2 * (3 + 2)
     assert all(isinstance(t, Target) and t.compare in (">", ">=", "<=") for t in TARGETS)
+
+
+def test_w5_targets_judge_torch_eager_only_where_it_is_measured() -> None:
+    columns = {NUMPY: [4.0], COMPILED: [1.0], "torch eager": [8.0], "torch.compile": [0.5]}
+    report = _report(
+        W5t={
+            "settings": {"all": {"columns": {k: {"per_process_ms": v} for k, v in columns.items()}}}
+        }
+    )
+    verdicts = _by_name(report)
+    assert verdicts["W5t all threads: aidjit compiled faster than torch eager"] == (8.0, "PASS")
+    assert verdicts["W5t all threads: aidjit compiled faster than torch.compile"] == (0.5, "FAIL")
+    assert verdicts["W5t 1 thread: aidjit compiled faster than numpy eager"] == (None, NOT_MEASURED)
+    assert "W5t 1 thread: aidjit compiled faster than torch eager" not in verdicts
+    assert not any(name.startswith("W5i ") for name in verdicts)

@@ -125,6 +125,21 @@ def _sigmoid(x: float) -> float:
     return 0.5 * math.tanh(0.5 * x) + 0.5
 
 
+def _softplus(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _dipping(fn: Callable[[float], float], floor: float) -> Callable[[Value], tuple[float, float]]:
+    """Bounds of x * (a sigmoid-like curve): increasing but for a dip to `floor` (below the true
+    minimum) somewhere on the negative side."""
+
+    def bounds(v: Value) -> tuple[float, float]:
+        ends = (fn(v.lo), fn(v.hi))
+        return min(*ends, floor) if v.lo < 0 else min(ends), max(ends)
+
+    return bounds
+
+
 # ----- the builder ------------------------------------------------------------------------------
 
 
@@ -365,6 +380,23 @@ UNARY: dict[str, Unary] = {
     "relu": Unary("any", lambda v: (max(v.lo, 0.0), max(v.hi, 0.0))),
     "sigmoid": Unary("any", _monotone(_sigmoid)),
     "tanh": Unary("any", _monotone(math.tanh)),
+    "sin": Unary("any", lambda v: (-1.0, 1.0)),
+    "cos": Unary("any", lambda v: (-1.0, 1.0)),
+    "square": Unary("any", lambda v: (_abs_bounds(v)[0] ** 2, v.bound**2)),
+    "reciprocal": Unary("positive", lambda v: (1 / v.hi, 1 / v.lo)),
+    "rsqrt": Unary("positive", lambda v: (1 / math.sqrt(v.hi), 1 / math.sqrt(v.lo))),
+    "floor": Unary("any", _monotone(math.floor)),
+    "erf": Unary("any", _monotone(math.erf)),
+    "softplus": Unary("any", _monotone(_softplus)),
+    "gelu": Unary("any", _dipping(lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))), -0.18)),
+    "leaky_relu": Unary("any", _monotone(lambda x: x if x > 0 else 0.01 * x)),
+    "elu": Unary("any", _monotone(lambda x: x if x > 0 else math.expm1(x))),
+    "selu": Unary("any", _monotone(lambda x: 1.0507 * (x if x > 0 else 1.6733 * math.expm1(x)))),
+    "silu": Unary("any", _dipping(lambda x: x * _sigmoid(x), -0.28)),
+    "mish": Unary("any", _dipping(lambda x: x * math.tanh(_softplus(x)), -0.31)),
+    "log_sigmoid": Unary("any", _monotone(lambda x: min(x, 0.0) - math.log1p(math.exp(-abs(x))))),
+    "hard_sigmoid": Unary("any", _monotone(lambda x: min(max(x + 3.0, 0.0), 6.0) / 6.0)),
+    "hard_tanh": Unary("any", _monotone(lambda x: min(max(x, -1.0), 1.0))),
 }
 
 GUARDS: dict[str, Callable[[Builder, Value], Value]] = {
@@ -462,7 +494,12 @@ def build_binary(b: Builder, op: str) -> Value | None:
     return b.emit(text, _derived(values, shape, lo, hi), op, values)
 
 
-REDUCTIONS: dict[str, str] = {"sum": "sum", "mean": "mean", "reduce_max": "max"}
+REDUCTIONS: dict[str, str] = {
+    "sum": "sum",
+    "mean": "mean",
+    "reduce_max": "max",
+    "reduce_min": "min",
+}
 
 
 def build_reduction(b: Builder, op: str) -> Value | None:
@@ -477,7 +514,7 @@ def build_reduction(b: Builder, op: str) -> Value | None:
     if style == "int" or (style == "tuple" and len(axes) == 1 and b.chance(0.5)):
         axes = axes[:1] if axes else (int(b.rng.integers(rank)),)
     empty = any(v.shape[a] == 0 for a in axes)
-    if op == "reduce_max" and empty:
+    if op in ("reduce_max", "reduce_min") and empty:
         return None
     keepdims = b.chance(0.4)
     shape = tuple(1 if i in axes else d for i, d in enumerate(v.shape) if keepdims or i not in axes)
@@ -491,6 +528,73 @@ def build_reduction(b: Builder, op: str) -> Value | None:
     if op == "mean" and empty and math.prod(shape) > 0:
         result = replace(result, finite=False)
     return b.emit(rhs, result, op, (v,))
+
+
+def _one_axis(b: Builder, rank: int) -> int | None:
+    """None (the flattened tensor) or one axis of a tensor of `rank`."""
+    return None if not rank or b.chance(0.3) else int(b.rng.integers(rank))
+
+
+def _axis_text(b: Builder, axis: int | None, rank: int) -> str:
+    if axis is None:
+        return "" if b.chance(0.7) else ", axis=None"
+    return f", axis={axis - rank if b.chance(0.3) else axis}"
+
+
+def build_arg_reduction(b: Builder, op: str) -> Value | None:
+    """argmax/argmin of an argument: int64 positions, usable as labels downstream.
+
+    Only arguments (random, so tie-free) or captured constants (exact, so ties break the same
+    everywhere): near ties in computed values could fall either way in rounding that
+    legitimately differs between levels, which would be a false alarm.
+    """
+    v = b.pick(lambda v: v in b.inputs) or b.leaf(b.shape())
+    rank = len(v.shape)
+    axis = _one_axis(b, rank)
+    count = v.size if axis is None else v.shape[axis]
+    if count == 0:
+        return None
+    keepdims = b.chance(0.3)
+    if axis is None:
+        shape = (1,) * rank if keepdims else ()
+    else:
+        shape = tuple(1 if i == axis else d for i, d in enumerate(v.shape) if keepdims or i != axis)
+    keep = ", keepdims=True" if keepdims else ""
+    rhs = f"ops.{op}({v.name}{_axis_text(b, axis, rank)}{keep})"
+    result = Value("", shape, "int", 0, count - 1, const=v.const, classes=count)
+    return b.emit(rhs, result, op, (v,))
+
+
+def build_statistic(b: Builder, op: str) -> Value | None:
+    """variance (ddof 0 or 1) or logsumexp over random axes: composites of reductions."""
+    v = b.tame(b.operand())
+    rank = len(v.shape)
+    axes = tuple(sorted(int(a) for a in b.rng.permutation(rank)[: int(b.rng.integers(rank + 1))]))
+    count = math.prod(v.shape[a] for a in axes)
+    ddof = int(b.chance(0.5)) if op == "variance" else 0
+    if count - ddof <= 0:
+        return None  # numpy's inf or nan, and logsumexp rejects an empty axis
+    keepdims = b.chance(0.4)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(v.shape) if keepdims or i not in axes)
+    if op == "variance":
+        lo, hi, extra = 0.0, (v.hi - v.lo) ** 2, f", ddof={ddof}"
+    else:
+        lo, hi, extra = v.lo, v.hi + math.log(count), ""
+    keep = ", keepdims=True" if keepdims else ""
+    rhs = f"ops.{op}({v.name}, axis={axes}{extra}{keep})"
+    return b.emit(rhs, _derived((v,), shape, lo, hi), op, (v,))
+
+
+def build_cumsum(b: Builder, op: str) -> Value | None:
+    """Running sums along one axis or over the flattened tensor."""
+    v = b.tame(b.operand())
+    rank = len(v.shape)
+    axis = _one_axis(b, rank)
+    count = v.size if axis is None else v.shape[axis]
+    shape = (v.size,) if axis is None else v.shape
+    lo, hi = min(v.lo, v.lo * count), max(v.hi, v.hi * count)
+    rhs = f"ops.cumsum({v.name}{_axis_text(b, axis, rank)})"
+    return b.emit(rhs, _derived((v,), shape, lo, hi), op, (v,))
 
 
 def _axes_text(b: Builder, axes: tuple[int, ...], rank: int, style: str) -> str:
@@ -615,6 +719,15 @@ def build_one_hot(b: Builder, op: str) -> Value | None:
     return b.emit(f"ops.one_hot({labels.name}, {classes}, DTYPE)", result, op, (labels,))
 
 
+def build_random_bits(b: Builder, op: str) -> Value | None:
+    """Uniform floats in [0, 1) (graph.random_bits and its scaling) from a key [2]: an int64
+    argument or constant, any two words being a key."""
+    key = _labels(b, (2,), 4)
+    shape = b.shape()
+    result = Value("", shape, lo=0.0, hi=1.0, const=key.const)
+    return b.emit(f"aidjit.random.uniform({key.name}, {shape}, DTYPE)", result, op, (key,))
+
+
 def build_softmax(b: Builder, op: str) -> Value | None:
     v = b.tame(b.operand(lambda v: len(v.shape) >= 1))
     if not v.shape:
@@ -690,6 +803,16 @@ def _fits_with(*shapes: tuple[int, ...]) -> bool:
     for shape in shapes:
         combined = broadcast(combined, shape) if combined is not None else None
     return combined is not None and fits(combined)
+
+
+def build_clip(b: Builder, op: str) -> Value | None:
+    """numpy's clip with one or two scalar bounds (None leaves that side open)."""
+    v = b.tame(b.operand())
+    low = b.choice([None, -1.0, -0.25, 0.0])
+    high = b.choice([0.5, 1.5]) if low is None or b.chance(0.7) else None
+    lo, hi = (float(np.clip(end, low, high)) for end in (v.lo, v.hi))
+    rhs = f"ops.clip({v.name}, {low}, {high})"
+    return b.emit(rhs, _derived((v,), v.shape, lo, hi), op, (v,))
 
 
 def build_astype(b: Builder, op: str) -> Value | None:
@@ -777,9 +900,194 @@ def build_pad(b: Builder, op: str) -> Value | None:
     shape = tuple(lo + hi + (d + (d - 1) * i if d else 0) for d, lo, hi, i in widths)
     if not fits(shape):
         return None
-    result = replace(_keep_facts(v, shape), lo=min(v.lo, 0.0), hi=max(v.hi, 0.0))
-    spelled = f"{tuple(low)}, {tuple(high)}" + (f", {tuple(interior)}" if any(interior) else "")
-    return b.emit(f"ops.pad({v.name}, {spelled})", result, op, (v,))
+    # A label stays a label padded with 0; floats may be padded with another value too.
+    value = 0.0 if v.kind == "int" else float(b.choice([0.0, 0.0, 1.0, -0.5]))
+    result = replace(_keep_facts(v, shape), lo=min(v.lo, value), hi=max(v.hi, value))
+    spelled = f"{tuple(low)}, {tuple(high)}, {tuple(interior)}"
+    return b.emit(f"ops.lax_pad({v.name}, {spelled}, value={value})", result, op, (v,))
+
+
+def build_concat(b: Builder, op: str) -> Value | None:
+    """Two or three operands joined along a (maybe negative) axis, some possibly empty there."""
+    v = _layout_operand(b)
+    if not v.shape:
+        return None
+    axis = int(b.rng.integers(-len(v.shape), len(v.shape)))
+    operands = [v]
+    for _ in range(int(b.rng.integers(1, 3))):
+        shape = list(v.shape)
+        shape[axis] = int(b.choice([0, 1, 2, 3]))
+        same = v.kind == "int" or b.chance(0.2)  # labels join labels only
+        operands.append(v if same else b.with_shape(tuple(shape)))
+    out = list(v.shape)
+    out[axis] = sum(o.shape[axis] for o in operands)
+    if not fits(tuple(out)) or all(o.const for o in operands):
+        return None  # numpy would concatenate captured arrays itself
+    lo, hi = min(o.lo for o in operands), max(o.hi for o in operands)
+    result = replace(v, name="", shape=tuple(out), lo=lo, hi=hi, const=False)
+    if v.kind == "float":
+        result = _derived(tuple(operands), tuple(out), lo, hi)
+    names = ", ".join(o.name for o in operands)
+    return b.emit(f"ops.concat([{names}], axis={axis})", result, op, tuple(operands))
+
+
+def _indexed_shape(b: Builder, shape: tuple[int, ...], axis: int, extent: int) -> tuple[int, ...]:
+    """`shape` with `extent` along `axis`, other dims kept or (sometimes) 1: broadcast."""
+    return tuple(
+        extent if d == axis else dim if b.chance(0.75) else 1 for d, dim in enumerate(shape)
+    )
+
+
+def build_gather(b: Builder, op: str) -> Value | None:
+    """take_along_axis: a value read at int64 indices (numpy broadcasting in other dims)."""
+    x = b.pick(lambda v: len(v.shape) >= 1 and v.size > 0)
+    if x is None:
+        return None
+    axis = int(b.rng.integers(0, len(x.shape)))
+    indices = b.new_labels(
+        _indexed_shape(b, x.shape, axis, int(b.rng.integers(1, 5))), x.shape[axis]
+    )
+    out = tuple(
+        i if d == axis else max(i, s)
+        for d, (i, s) in enumerate(zip(indices.shape, x.shape, strict=True))
+    )
+    if not fits(out):
+        return None
+    result = replace(x, name="", shape=out, const=x.const and indices.const)
+    rhs = f"ops.take_along_axis({_tensor_expr(x)}, {indices.name}, axis={axis})"
+    return b.emit(rhs, result, op, (x, indices))
+
+
+def build_scatter_add(b: Builder, op: str) -> Value | None:
+    """Updates added at int64 indices along an axis into zeros (repeats accumulate)."""
+    u = b.pick(lambda v: len(v.shape) >= 1 and v.size > 0)
+    if u is None:
+        return None
+    axis = int(b.rng.integers(0, len(u.shape)))
+    extent = int(b.rng.integers(1, 5))
+    indices = b.new_labels(_indexed_shape(b, u.shape, axis, u.shape[axis]), extent)
+    shape = tuple(extent if d == axis else s for d, s in enumerate(u.shape))
+    if not fits(shape):
+        return None
+    count = u.shape[axis]
+    lo, hi = min(0.0, u.lo * count), max(0.0, u.hi * count)
+    result = replace(u, name="", shape=shape, lo=lo, hi=hi, const=u.const and indices.const)
+    rhs = (
+        f"aidjit.autodiff.ops.indexing.scatter_add({_tensor_expr(u)}, {indices.name}, {axis}, "
+        f"{shape})"
+    )
+    return b.emit(rhs, result, op, (u, indices))
+
+
+def build_conv2d(b: Builder, op: str) -> Value | None:
+    """torch's conv2d on a rank-4 value (NCHW) or a fresh input: random stride, dilation,
+    padding (an int, or "same" at stride 1) and groups, a small weight, sometimes a bias."""
+    x = b.pick(lambda v: len(v.shape) == 4 and v.size > 0 and v.shape[1] <= 4)
+    if x is None:
+        x = b.new_input((b.choice([1, 2]), b.choice([1, 2]), b.choice([2, 3, 4]), b.choice([2, 3])))
+    x = b.tame(x)
+    _, channels, height, width = x.shape
+    groups = b.choice([g for g in (1, 2) if channels % g == 0])
+    out_channels = groups * b.choice([1, 2])
+    stride, dilation = b.choice([1, 1, 2]), b.choice([1, 1, 2])
+    kernel = (b.choice([1, 2, 3]), b.choice([1, 2]))
+    padding = "same" if stride == 1 and b.chance(0.3) else b.choice([0, 1])
+    sizes = []
+    for size, k in zip((height, width), kernel, strict=True):
+        reach = (k - 1) * dilation + 1
+        padded = size + (reach - 1 if padding == "same" else 2 * padding)
+        if reach > padded:
+            return None
+        sizes.append((padded - reach) // stride + 1)
+    out = (x.shape[0], out_channels, *sizes)
+    weight_shape = (out_channels, channels // groups, *kernel)
+    if not fits(out) or not fits(weight_shape):
+        return None
+    weight = b.tame(b.with_shape(weight_shape))
+    operands: tuple[Value, ...] = (x, weight)
+    bound = channels // groups * kernel[0] * kernel[1] * x.bound * weight.bound
+    bias = "None"
+    if b.chance(0.5):
+        operands = (x, weight, b.tame(b.with_shape((out_channels,))))
+        bias, bound = operands[2].name, bound + operands[2].bound
+    rhs = (
+        f"ops.conv2d({x.name}, {weight.name}, {bias}, stride={stride}, padding={padding!r}, "
+        f"dilation={dilation}, groups={groups})"
+    )
+    return b.emit(rhs, _derived(operands, out, -bound, bound), op, operands)
+
+
+def _nchw(b: Builder) -> Value:
+    """A rank-4 (NCHW) value with some spatial extent, or a fresh input."""
+    x = b.pick(lambda v: len(v.shape) == 4 and v.size > 0 and min(v.shape[2:]) >= 2)
+    if x is None:
+        x = b.new_input((b.choice([1, 2]), b.choice([1, 2]), b.choice([2, 3, 4]), b.choice([2, 3])))
+    return b.tame(x)
+
+
+def _pooled_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool) -> int:
+    """torch's pooling output size (dilation 1); 0 when no window fits."""
+    span = size + 2 * padding - kernel
+    if span < 0:
+        return 0
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    return out - 1 if ceil_mode and (out - 1) * stride >= size + padding else out
+
+
+def build_pool(b: Builder, op: str) -> Value | None:
+    """torch's max_pool2d (for max_pool2d) or avg_pool2d, the bare sum_pool2d, adaptive and
+    global averages (for sum_pool2d): random kernel, stride, padding and ceil_mode."""
+    x = _nchw(b)
+    style = "max" if op == "max_pool2d" else b.choice(["avg", "avg", "sum", "adaptive", "global"])
+    lo, hi = (x.lo, x.hi) if style == "max" else (min(x.lo, 0.0), max(x.hi, 0.0))
+    if style == "global":
+        shape = (*x.shape[:2], 1, 1)
+        return b.emit(f"ops.global_avg_pool2d({x.name})", _derived((x,), shape, lo, hi), op, (x,))
+    if style == "adaptive":
+        size = (b.choice([1, 2, x.shape[2]]), b.choice([1, 2, 3]))
+        rhs = f"ops.adaptive_avg_pool2d({x.name}, {size})"
+        return b.emit(rhs, _derived((x,), (*x.shape[:2], *size), lo, hi), op, (x,))
+    kernel, stride = b.choice([1, 2, 3]), b.choice([1, 2])
+    padding = 0 if style == "sum" else b.choice([p for p in (0, 0, 1) if 2 * p <= kernel])
+    ceil_mode = style != "sum" and b.chance(0.3)
+    sizes = tuple(_pooled_size(n, kernel, stride, padding, ceil_mode) for n in x.shape[2:])
+    if 0 in sizes:
+        return None
+    shape = (*x.shape[:2], *sizes)
+    if style == "sum":
+        lo, hi = lo * kernel * kernel, hi * kernel * kernel
+        rhs = f"ops.sum_pool2d({x.name}, {kernel}, stride={stride})"
+    else:
+        options = f"stride={stride}, padding={padding}, ceil_mode={ceil_mode}"
+        if style == "avg" and b.chance(0.5):
+            options += f", count_include_pad={b.chance(0.5)}"
+        rhs = f"ops.{style}_pool2d({x.name}, {kernel}, {options})"
+    return b.emit(rhs, _derived((x,), shape, lo, hi), op, (x,))
+
+
+def build_batch_norm(b: Builder, op: str) -> Value | None:
+    """Inference batch_norm on [N, C, ...] with given statistics (the variance guarded
+    positive), or training mode (the batch's own statistics) on a fresh input, whose rows are
+    random: a value constant over the batch would have a variance of 0 and a gradient of
+    1/sqrt(eps)."""
+    if b.chance(0.3):
+        x = b.new_input((b.choice([2, 3]), b.choice([1, 2]), b.choice([1, 2, 3])))
+        channels = x.shape[1]
+        weight = b.tame(b.with_shape((channels,)))
+        bound = math.sqrt(x.size / channels) * weight.bound
+        rhs = f"ops.batch_norm({x.name}, {weight.name}, training=True)"
+        return b.emit(rhs, _derived((x, weight), x.shape, -bound, bound), op, (x, weight))
+    x = b.tame(b.operand(lambda v: len(v.shape) >= 2 and v.shape[1] > 0))
+    if len(x.shape) < 2 or x.shape[1] == 0:
+        return None
+    channels = (x.shape[1],)
+    weight, bias, mean = (b.tame(b.with_shape(channels)) for _ in range(3))
+    var = b.positive(b.with_shape(channels))
+    operands = (x, weight, bias, mean, var)
+    bound = (x.bound + mean.bound) * weight.bound / math.sqrt(var.lo) + bias.bound
+    names = ", ".join(v.name for v in operands)
+    result = _derived(operands, x.shape, -bound, bound)
+    return b.emit(f"ops.batch_norm({names})", result, op, operands)
 
 
 @dataclass(frozen=True)
@@ -801,6 +1109,11 @@ def _rows() -> dict[str, OpRow]:
         for name, row in BINARY.items()
     }
     table |= {name: OpRow("reduction", 1.4, build_reduction) for name in REDUCTIONS}
+    table["argmax"] = OpRow("reduction", 0.6, build_arg_reduction)
+    table["argmin"] = OpRow("reduction", 0.6, build_arg_reduction)
+    table["cumsum"] = OpRow("scan", 0.8, build_cumsum)
+    table["variance"] = OpRow("composite", 0.6, build_statistic)
+    table["logsumexp"] = OpRow("composite", 0.6, build_statistic)
     table["matmul"] = OpRow("matmul", 2.0, build_matmul)
     table["transpose"] = OpRow("layout", 1.2, build_transpose)
     table["reshape"] = OpRow("layout", 1.2, build_reshape)
@@ -808,9 +1121,18 @@ def _rows() -> dict[str, OpRow]:
     table["stop_gradient"] = OpRow("layout", 0.4, build_stop_gradient)
     table["slice"] = OpRow("layout", 1.2, build_slice)
     table["pad"] = OpRow("pad", 0.8, build_pad)
+    table["concat"] = OpRow("concat", 0.8, build_concat)
     table["where"] = OpRow("where", 1.0, build_where)
     table["astype"] = OpRow("cast", 0.8, build_astype)
+    table["clip"] = OpRow("elementwise_unary", 1.0, build_clip)
     table["one_hot"] = OpRow("one_hot", 0.8, build_one_hot)
+    table["gather"] = OpRow("indexing", 0.8, build_gather)
+    table["conv2d"] = OpRow("conv", 1.0, build_conv2d)
+    table["max_pool2d"] = OpRow("pooling", 0.8, build_pool)
+    table["sum_pool2d"] = OpRow("pooling", 0.8, build_pool)
+    table["batch_norm_inference"] = OpRow("normalization", 0.8, build_batch_norm)
+    table["scatter_add"] = OpRow("indexing", 0.6, build_scatter_add)
+    table["random_bits"] = OpRow("random", 0.6, build_random_bits)
     table["softmax"] = OpRow("composite", 0.8, build_softmax)
     table["log_softmax"] = OpRow("composite", 0.8, build_softmax)
     table["layer_norm"] = OpRow("composite", 0.8, build_layer_norm)

@@ -125,6 +125,9 @@ RANK0: dict[str, Callable[[Tensor], Tensor]] = {
     "reshape-of-mean": lambda x: ops.reshape(ops.mean(x), (1, 1)),
     "broadcast-of-sum": lambda x: ops.broadcast_to(ops.sum(x), (2, 3)),
     "reshape-of-sum-times-x": lambda x: ops.reshape(ops.sum(x), (1,)) * x,
+    # A reversed (strided) view reshaped to rank 0 is copied, not viewed: the copy once tried
+    # to view the rank-0 buffer with the source's shape (found through cumsum's gradient).
+    "reshape-of-reversed-view": lambda x: ops.reshape(ops.exp(x[0, :1])[::-1], ()) * x,
 }
 
 

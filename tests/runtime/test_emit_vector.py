@@ -97,13 +97,14 @@ def test_binary_ops_match_numpy_on_special_values(op: str, dtype: type, tmp_path
 
 
 @pytest.mark.parametrize("dtype", list(TYPES))
-def test_unary_fma_and_sqrt(dtype: type, tmp_path: Path) -> None:
+def test_unary_ops_fma_and_sqrt(dtype: type, tmp_path: Path) -> None:
     x, y, z = _inputs(dtype)
     cases = {
         "%r = math.absf %a : VEC": np.abs(x),
         "%r = math.sqrt %c : VEC": np.sqrt(np.abs(z)).astype(dtype),
         "%r = vector.fma %a, %b, %c : VEC": None,
         "%r = arith.negf %a : VEC": -x,
+        "%r = math.floor %a : VEC": np.floor(x),
     }
     for body, expected in cases.items():
         if "sqrt" in body:

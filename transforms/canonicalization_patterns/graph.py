@@ -4,9 +4,25 @@ Identities that return an existing value (`x * 1`, `-(-x)`, a transpose by the i
 permutation, ...) are folds on the ops themselves in `dialects/graph.py`.
 """
 
-from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from typing import Any
 
-from aidjit.dialects.graph import ReshapeOp, TransposeOp, int_array
+import numpy as np
+from xdsl.ir import Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
+from xdsl.rewriter import InsertPoint
+
+from aidjit.dialects.graph import (
+    OP_FOR_PRIMITIVE,
+    AddOp,
+    BatchNormInferenceOp,
+    ConstantOp,
+    Conv2dOp,
+    ReshapeOp,
+    TransposeOp,
+    dense_attr,
+    int_array,
+    spec_of,
+)
 
 
 class ComposeTransposePattern(RewritePattern):
@@ -40,3 +56,74 @@ class ComposeReshapePattern(RewritePattern):
         rewriter.replace(
             op, ReshapeOp.create(operands=[inner.input], result_types=[op.result.type])
         )
+
+
+class FoldBatchNormIntoConvPattern(RewritePattern):
+    """batch_norm_inference(conv2d(x, w) [+ b]) -> conv2d(x, w * s) + (b * s + t).
+
+    With s = weight / sqrt(variance + eps) and t = bias - mean * s per output channel, the
+    normalisation is a per-channel scale and shift, and a convolution is linear in its weights:
+    scaling output channel f's filter by s[f] scales that channel of the result. The seed's
+    Conv+BN fusion: the per-pixel pass over the activations becomes a per-channel pass over the
+    weights, and when the weights and statistics are constants (inference with frozen
+    parameters) canonicalize folds the new weights and shift into constants. The sums are
+    rounded differently (the filter is scaled before the products are summed), as in every
+    framework that fuses Conv+BN: the result agrees within float rounding, not bit for bit.
+
+    Applies when the convolution (and the bias addition, if any) has no other user, and the
+    bias, if any, is a per-output-channel [1, F, 1, 1] tensor (what `ops.conv2d` adds).
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: BatchNormInferenceOp, rewriter: PatternRewriter) -> None:
+        source = op.input.owner
+        bias: SSAValue | None = None
+        if isinstance(source, AddOp) and _single_use(source.result):
+            for conv_side, bias_side in ((source.lhs, source.rhs), (source.rhs, source.lhs)):
+                if isinstance(conv_side.owner, Conv2dOp):
+                    source, bias = conv_side.owner, bias_side
+                    break
+        if not isinstance(source, Conv2dOp) or not _single_use(source.result):
+            return
+        channels = spec_of(source.result.type).shape[1]
+        if bias is not None and spec_of(bias.type).shape != (1, channels, 1, 1):
+            return
+        build = _Builder(rewriter, op)
+        dtype = spec_of(op.input.type).dtype
+        eps = build.constant(np.array(op.params()["eps"], dtype))
+        scale = build("divide", op.weight, build("sqrt", build("add", op.variance, eps)))
+        shift = build("subtract", op.bias, build("multiply", op.mean, scale))
+        if bias is not None:
+            per_channel = build("reshape", bias, shape=(channels,))
+            shift = build("add", build("multiply", per_channel, scale), shift)
+        filters = build("reshape", scale, shape=(channels, 1, 1, 1))
+        weight = build("multiply", source.weight, filters)
+        conv = build("conv2d", source.input, weight, **source.params())
+        result = build("add", conv, build("reshape", shift, shape=(1, channels, 1, 1)))
+        rewriter.replace(op, [], [result])
+
+
+def _single_use(value: SSAValue) -> bool:
+    return value.has_one_use()
+
+
+class _Builder:
+    """Builds graph ops of given primitives before `anchor`, result types inferred by the
+    primitives' shape rules (as tracing builds them)."""
+
+    def __init__(self, rewriter: PatternRewriter, anchor: Operation) -> None:
+        self.rewriter = rewriter
+        self.anchor = anchor
+
+    def __call__(self, name: str, *operands: SSAValue, **params: Any) -> SSAValue:
+        op_class = OP_FOR_PRIMITIVE[name]
+        specs = [spec_of(operand.type) for operand in operands]
+        result = op_class.primitive().infer(specs, params)
+        return self.insert(op_class.build_from(operands, params, result))
+
+    def constant(self, value: np.ndarray) -> SSAValue:
+        return self.insert(ConstantOp(dense_attr(value)))
+
+    def insert(self, op: Operation) -> SSAValue:
+        self.rewriter.insert(op, InsertPoint.before(self.anchor))
+        return op.results[0]

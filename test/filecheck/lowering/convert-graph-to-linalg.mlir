@@ -279,3 +279,34 @@ func.func @constants(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<0x3xf32>) {
   %1 = graph.add %0, %s : tensor<3xf32>, tensor<3xf32> -> tensor<3xf32>
   func.return %1, %z : tensor<3xf32>, tensor<0x3xf32>
 }
+
+// -----
+
+// concat inserts each operand at its offset along the axis into a tensor.empty (the operands
+// cover it: no fill); an operand with no elements inserts nothing.
+// CHECK-LABEL: func.func @concat
+// CHECK-SAME: (%[[A:.*]]: tensor<2x3xf32>, %[[B:.*]]: tensor<2x1xf32>, %[[E:.*]]: tensor<2x0xf32>)
+// CHECK-NEXT: %[[INIT:.*]] = tensor.empty() : tensor<2x7xf32>
+// CHECK-NEXT: %[[J0:.*]] = tensor.insert_slice %[[A]] into %[[INIT]][0, 0] [2, 3] [1, 1] : tensor<2x3xf32> into tensor<2x7xf32>
+// CHECK-NEXT: %[[J1:.*]] = tensor.insert_slice %[[B]] into %[[J0]][0, 3] [2, 1] [1, 1] : tensor<2x1xf32> into tensor<2x7xf32>
+// CHECK-NEXT: %[[J2:.*]] = tensor.insert_slice %[[A]] into %[[J1]][0, 4] [2, 3] [1, 1] : tensor<2x3xf32> into tensor<2x7xf32>
+// CHECK-NEXT: func.return %[[J2]] : tensor<2x7xf32>
+func.func @concat(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>, %e: tensor<2x0xf32>) -> tensor<2x7xf32> {
+  %0 = graph.concat %a, %b, %e, %a {axis = 1} : tensor<2x3xf32>, tensor<2x1xf32>, tensor<2x0xf32>, tensor<2x3xf32> -> tensor<2x7xf32>
+  func.return %0 : tensor<2x7xf32>
+}
+
+// -----
+
+// pad's padding value is the fill (-inf here, as max pooling pads).
+// CHECK-LABEL: func.func @pad_value
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3xf64>)
+// CHECK-NEXT: %[[V:.*]] = arith.constant 0xfff0000000000000 : f64
+// CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<4x5xf64>
+// CHECK-NEXT: %[[FILL:.*]] = linalg.fill ins(%[[V]] : f64) outs(%[[E]] : tensor<4x5xf64>) -> tensor<4x5xf64>
+// CHECK-NEXT: %[[P:.*]] = tensor.insert_slice %[[X]] into %[[FILL]][1, 0] [2, 3] [1, 1] : tensor<2x3xf64> into tensor<4x5xf64>
+// CHECK-NEXT: func.return %[[P]] : tensor<4x5xf64>
+func.func @pad_value(%x: tensor<2x3xf64>) -> tensor<4x5xf64> {
+  %0 = graph.pad %x {low = array<i64: 1, 0>, high = array<i64: 1, 2>, interior = array<i64: 0, 0>, value = 0xFFF0000000000000 : f64} : tensor<2x3xf64> -> tensor<4x5xf64>
+  func.return %0 : tensor<4x5xf64>
+}

@@ -176,3 +176,71 @@ func.func @mean_keepdims(%x: tensor<4x3xf32>) -> tensor<4x1xf32> {
   %0 = graph.mean %x {axes = array<i64: 1>, keepdims} : tensor<4x3xf32> -> tensor<4x1xf32>
   func.return %0 : tensor<4x1xf32>
 }
+
+// -----
+
+// A concat writes its operands straight into subviews of its buffer (a workspace slice here,
+// then updated in place by the first exp): its tensor.empty is never filled or copied.
+// CHECK-LABEL: func.func @concat
+// CHECK-SAME: (%[[A:.*]]: memref<2x3xf32>, %[[B:.*]]: memref<1x3xf32>, %[[OUT:.*]]: memref<3x3xf32>, %[[WS:.*]]: memref<64xi8>)
+// CHECK: %[[J:.*]] = memref.view %[[WS]]
+// CHECK-NEXT: %[[TOP:.*]] = memref.subview %[[J]][0, 0] [2, 3] [1, 1]
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[A]] : memref<2x3xf32>) outs(%[[TOP]] :
+// CHECK: %[[BOTTOM:.*]] = memref.subview %[[J]][2, 0] [1, 3] [1, 1]
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[B]] : memref<1x3xf32>) outs(%[[BOTTOM]] :
+// CHECK: linalg.generic {{.*}} ins(%[[J]] : memref<3x3xf32>) outs(%[[J]] : memref<3x3xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[J]] : memref<3x3xf32>) outs(%[[OUT]] : memref<3x3xf32>)
+func.func @concat(%a: tensor<2x3xf32>, %b: tensor<1x3xf32>) -> tensor<3x3xf32> {
+  %0 = graph.concat %a, %b {axis = 0} : tensor<2x3xf32>, tensor<1x3xf32> -> tensor<3x3xf32>
+  %1 = graph.exp %0 : tensor<3x3xf32>
+  %2 = graph.exp %1 : tensor<3x3xf32>
+  func.return %2 : tensor<3x3xf32>
+}
+
+// -----
+
+// A gather's source is read in its body, not passed as an operand: it stays alive (its bytes
+// are not reused) until the gather has run, and its extract becomes a load of its buffer.
+// CHECK-LABEL: func.func @gather_from_a_temporary
+// CHECK: %[[EXP:.*]] = memref.view %{{.*}} : memref<128xi8> to memref<6xf32>
+// CHECK: %[[GATHERED:.*]] = memref.view %{{.*}} : memref<128xi8> to memref<6xf32>
+// CHECK: linalg.generic {{.*}} outs(%[[EXP]] : memref<6xf32>)
+// CHECK: linalg.generic {{.*}} outs(%[[GATHERED]] : memref<6xf32>)
+// CHECK: memref.load %[[EXP]][%{{.*}}] : memref<6xf32>
+func.func @gather_from_a_temporary(%x: tensor<6xf32>, %i: tensor<6xi64>) -> tensor<6xf32> {
+  %0 = graph.exp %x : tensor<6xf32>
+  %1 = graph.gather %0, %i {axis = 0 : i64} : tensor<6xf32>, tensor<6xi64> -> tensor<6xf32>
+  %2 = graph.exp %1 : tensor<6xf32>
+  func.return %2 : tensor<6xf32>
+}
+
+// -----
+
+// A scatter's loop carrying a tensor updates its output buffer in place: no iter_args, a load
+// and a store where the extract and the insert were.
+// CHECK-LABEL: func.func @scatter_add
+// CHECK-SAME: (%[[G:.*]]: memref<2x3xf32>, %[[I:.*]]: memref<1x3xi64>, %[[OUT:.*]]: memref<2x4xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<2x4xf32>)
+// CHECK: scf.for %[[A:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: %[[OLD:.*]] = memref.load %[[OUT]][%[[A]], %[[J:.*]]] : memref<2x4xf32>
+// CHECK-NEXT: %[[NEW:.*]] = arith.addf %[[OLD]], %{{.*}} : f32
+// CHECK-NEXT: memref.store %[[NEW]], %[[OUT]][%[[A]], %[[J]]] : memref<2x4xf32>
+func.func @scatter_add(%g: tensor<2x3xf32>, %i: tensor<1x3xi64>) -> tensor<2x4xf32> {
+  %0 = graph.scatter_add %g, %i {axis = 1 : i64} : tensor<2x3xf32>, tensor<1x3xi64> -> tensor<2x4xf32>
+  func.return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// A pooling window (a `tensor.empty` read as an input, never loaded: it sizes the kh and kw
+// loops) gets workspace bytes of its own, so the generic keeps its loop bounds on memrefs.
+// CHECK-LABEL: func.func @pool_window
+// CHECK-SAME: (%[[X:.*]]: memref<1x1x4x4xf32>, %[[OUT:.*]]: memref<1x1x2x2xf32>, %[[WS:.*]]: memref<64xi8>)
+// CHECK: %[[WINDOW:.*]] = memref.view %[[WS]][%{{.*}}][] : memref<64xi8> to memref<2x2xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<1x1x2x2xf32>)
+// CHECK-NEXT: linalg.generic {{.*}} ins(%[[X]], %[[WINDOW]] : memref<1x1x4x4xf32>, memref<2x2xf32>) outs(%[[OUT]] : memref<1x1x2x2xf32>)
+func.func @pool_window(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x2x2xf32> {
+  %0 = graph.max_pool2d %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>} : tensor<1x1x4x4xf32> -> tensor<1x1x2x2xf32>
+  func.return %0 : tensor<1x1x2x2xf32>
+}

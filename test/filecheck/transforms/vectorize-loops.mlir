@@ -196,7 +196,7 @@ func.func @reduction(%x: memref<4x256xf32>, %out: memref<4xf32>) {
 // -----
 
 // Loops left scalar: the induction variable on a dimension other than the last, a strided
-// last dimension, 8 iterations (fewer than 16 lanes), an op with no vector form (floor: no
+// last dimension, 8 iterations (fewer than 16 lanes), an op with no vector form (ceil: no
 // libmvec variant, no helper), index arithmetic on the induction variable, a load of a fixed
 // element of a buffer the loop writes.
 // CHECK-LABEL: func.func @stays_scalar
@@ -223,7 +223,7 @@ func.func @stays_scalar(%x: memref<64x64xf32>, %s: memref<64x64xf32, strided<[12
   }
   scf.for %i = %c0 to %c64 step %c1 {
     %a = memref.load %x[%c0, %i] : memref<64x64xf32>
-    %b = math.floor %a : f32
+    %b = math.ceil %a : f32
     memref.store %b, %y[%c0, %i] : memref<64x64xf32>
   }
   scf.for %i = %c0 to %c63 step %c1 {

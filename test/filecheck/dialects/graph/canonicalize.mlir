@@ -115,3 +115,55 @@ func.func @new_identities(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> (tensor<2
   // CHECK-NEXT: func.return %[[X]], %[[X]], %[[X]], %[[X]], %[[Y]], %[[W]]
   func.return %0, %1, %2, %3, %4, %5 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// A concat of one operand is that operand.
+// CHECK-LABEL: func.func @concat_of_one
+// CHECK-NEXT: func.return %x : tensor<2x3xf32>
+func.func @concat_of_one(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %0 = graph.concat %x {axis = 1} : tensor<2x3xf32> -> tensor<2x3xf32>
+  func.return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Inference batch_norm after a convolution and its bias folds into the convolution (the seed's
+// Conv+BN fusion): the filters scaled per output channel by s = w / sqrt(var + eps), the bias
+// replaced by b * s + (beta - mean * s). No batch_norm is left.
+// CHECK-LABEL: func.func @fold_batch_norm_into_conv
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x6x6xf32>, %[[W:.*]]: tensor<4x3x3x3xf32>, %[[B:.*]]: tensor<4xf32>, %[[G:.*]]: tensor<4xf32>, %[[BETA:.*]]: tensor<4xf32>, %[[M:.*]]: tensor<4xf32>, %[[V:.*]]: tensor<4xf32>)
+// CHECK-NOT: graph.batch_norm_inference
+// CHECK: %[[EPS:.*]] = graph.constant dense<1.000000e-05> : tensor<f32>
+// CHECK: %[[VE:.*]] = graph.add %[[V]], %[[EPS]]
+// CHECK: %[[STD:.*]] = graph.sqrt %[[VE]]
+// CHECK: %[[S:.*]] = graph.divide %[[G]], %[[STD]]
+// CHECK: %[[MS:.*]] = graph.multiply %[[M]], %[[S]]
+// CHECK: %[[T:.*]] = graph.subtract %[[BETA]], %[[MS]]
+// CHECK: %[[BS:.*]] = graph.multiply %[[B]], %[[S]]
+// CHECK: %[[SHIFT:.*]] = graph.add %[[BS]], %[[T]]
+// CHECK: %[[S4:.*]] = graph.reshape %[[S]] : tensor<4xf32> -> tensor<4x1x1x1xf32>
+// CHECK: %[[W2:.*]] = graph.multiply %[[W]], %[[S4]] : tensor<4x3x3x3xf32>, tensor<4x1x1x1xf32> -> tensor<4x3x3x3xf32>
+// CHECK: %[[Y:.*]] = graph.conv2d %[[X]], %[[W2]] : tensor<2x3x6x6xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x4x4xf32>
+// CHECK: %[[SHIFT4:.*]] = graph.reshape %[[SHIFT]] : tensor<4xf32> -> tensor<1x4x1x1xf32>
+// CHECK: %[[R:.*]] = graph.add %[[Y]], %[[SHIFT4]]
+// CHECK: func.return %[[R]]
+func.func @fold_batch_norm_into_conv(%x: tensor<2x3x6x6xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>, %g: tensor<4xf32>, %beta: tensor<4xf32>, %m: tensor<4xf32>, %v: tensor<4xf32>) -> tensor<2x4x4x4xf32> {
+  %0 = graph.conv2d %x, %w : tensor<2x3x6x6xf32>, tensor<4x3x3x3xf32> -> tensor<2x4x4x4xf32>
+  %1 = graph.reshape %b : tensor<4xf32> -> tensor<1x4x1x1xf32>
+  %2 = graph.add %0, %1 : tensor<2x4x4x4xf32>, tensor<1x4x1x1xf32> -> tensor<2x4x4x4xf32>
+  %3 = graph.batch_norm_inference %2, %g, %beta, %m, %v {eps = 1.000000e-05 : f64} : tensor<2x4x4x4xf32>, tensor<4xf32>
+  func.return %3 : tensor<2x4x4x4xf32>
+}
+
+// -----
+
+// The convolution's result is used elsewhere too: folding would compute it twice, so the
+// batch_norm stays.
+// CHECK-LABEL: func.func @conv_used_twice_keeps_batch_norm
+// CHECK: graph.batch_norm_inference
+func.func @conv_used_twice_keeps_batch_norm(%x: tensor<1x2x4x4xf64>, %w: tensor<2x2x3x3xf64>, %g: tensor<2xf64>, %beta: tensor<2xf64>, %m: tensor<2xf64>, %v: tensor<2xf64>) -> (tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>) {
+  %0 = graph.conv2d %x, %w : tensor<1x2x4x4xf64>, tensor<2x2x3x3xf64> -> tensor<1x2x2x2xf64>
+  %1 = graph.batch_norm_inference %0, %g, %beta, %m, %v {eps = 1.000000e-03 : f64} : tensor<1x2x2x2xf64>, tensor<2xf64>
+  func.return %1, %0 : tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>
+}

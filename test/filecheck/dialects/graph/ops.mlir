@@ -103,3 +103,29 @@ func.func @slice_and_pad(%x: tensor<4x6xf64>) -> (tensor<2x3xf64>, tensor<5x8xf6
   %1 = graph.pad %0 {low = array<i64: 1, 0>, high = array<i64: 2, 1>, interior = array<i64: 0, 2>} : tensor<2x3xf64> -> tensor<5x8xf64>
   func.return %0, %1 : tensor<2x3xf64>, tensor<5x8xf64>
 }
+
+// -----
+
+// concat takes any number of operands; pad's padding value is an f64 property, absent for +0.0.
+// CHECK-LABEL: func.func @concat_and_pad_value
+func.func @concat_and_pad_value(%a: tensor<2x3xf32>, %b: tensor<2x1xf32>) -> (tensor<2x7xf32>, tensor<4x5xf32>, tensor<2x3xf32>) {
+  // CHECK: graph.concat %a, %b, %a {axis = 1 : i64} : tensor<2x3xf32>, tensor<2x1xf32>, tensor<2x3xf32> -> tensor<2x7xf32>
+  %0 = graph.concat %a, %b, %a {axis = 1} : tensor<2x3xf32>, tensor<2x1xf32>, tensor<2x3xf32> -> tensor<2x7xf32>
+  // CHECK: graph.pad %a {low = array<i64: 1, 0>, high = array<i64: 1, 2>, interior = array<i64: 0, 0>, value = 0xfff0000000000000 : f64} : tensor<2x3xf32> -> tensor<4x5xf32>
+  %1 = graph.pad %a {low = array<i64: 1, 0>, high = array<i64: 1, 2>, interior = array<i64: 0, 0>, value = 0xFFF0000000000000 : f64} : tensor<2x3xf32> -> tensor<4x5xf32>
+  // CHECK: graph.concat %a {axis = 0 : i64} : tensor<2x3xf32> -> tensor<2x3xf32>
+  %2 = graph.concat %a {axis = 0} : tensor<2x3xf32> -> tensor<2x3xf32>
+  func.return %0, %1, %2 : tensor<2x7xf32>, tensor<4x5xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+// random_bits: the shape is the result type's; `stream` is printed only when not 0.
+// CHECK-LABEL: func.func @random_bits
+func.func @random_bits(%key: tensor<2xi64>) -> (tensor<3x5xi64>, tensor<4x2xi64>) {
+  // CHECK: graph.random_bits %key : tensor<2xi64> -> tensor<3x5xi64>
+  %0 = graph.random_bits %key : tensor<2xi64> -> tensor<3x5xi64>
+  // CHECK: graph.random_bits %key {stream = 1 : i64} : tensor<2xi64> -> tensor<4x2xi64>
+  %1 = graph.random_bits %key {stream = 1 : i64} : tensor<2xi64> -> tensor<4x2xi64>
+  func.return %0, %1 : tensor<3x5xi64>, tensor<4x2xi64>
+}
