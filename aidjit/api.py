@@ -745,32 +745,38 @@ class _ValueCheck(NamedTuple):
 def _value_checks(trace: Trace) -> list[_ValueCheck]:
     """The primitives' preconditions (see `Precondition`) on the arguments reaching their ops.
 
-    An argument may reach the operand through layout ops (reshape, transpose, broadcast_to,
-    slice, and stop_gradient, which is a reshape): those only move or select elements, so every
-    value the op sees is in the argument they start from, which is checked instead (all of it:
-    a label a slice drops is still checked). Read from the trace, so a kernel loaded from the
-    cache checks the same as one just compiled.
+    An argument may reach the operand through ops that only move or select elements: layout
+    ops (reshape, transpose, broadcast_to, slice, and stop_gradient, which is a reshape) and
+    concat, whose operands are all sources. Every value the op sees is then in the arguments
+    they start from, which are checked instead (all of each: a label a slice drops is still
+    checked). Read from the trace, so a kernel loaded from the cache checks the same as one
+    just compiled.
     """
     positions = {id(tensor): position for position, tensor in enumerate(trace.args)}
-    layout_input = {
-        id(node.output): node.inputs[0]
+    moved_from = {
+        id(node.output): node.inputs
         for node in trace.nodes
-        if node.primitive.family is Family.LAYOUT
+        if node.primitive.family in _MOVES_ELEMENTS
     }
     checks: list[_ValueCheck] = []
     for node in trace.nodes:
         precondition = node.primitive.precondition
         if precondition is None:
             continue
-        source = node.inputs[precondition.operand]
-        while id(source) in layout_input:
-            source = layout_input[id(source)]
-        if id(source) not in positions:
-            continue
-        check = _ValueCheck(positions[id(source)], precondition, node.params)
-        if check not in checks:
-            checks.append(check)
+        sources = [node.inputs[precondition.operand]]
+        while sources:
+            source = sources.pop()
+            if id(source) in moved_from:
+                sources.extend(moved_from[id(source)])
+            elif id(source) in positions:
+                check = _ValueCheck(positions[id(source)], precondition, node.params)
+                if check not in checks:
+                    checks.append(check)
     return checks
+
+
+_MOVES_ELEMENTS = frozenset({Family.LAYOUT, Family.CONCAT})
+"""Families whose result holds only elements of their operands (see `_value_checks`)."""
 
 
 def compile(fn: Callable[..., Any], *example_args: Any, **options: Any) -> CompiledFunction:  # noqa: A001

@@ -42,6 +42,22 @@ def test_every_op_an_argument_reaches_is_checked(backend: str) -> None:
         compiled(np.array([0, 4]))
 
 
+@pytest.mark.parametrize("backend", ["c", "interpreter"])
+def test_arguments_concatenated_into_a_checked_operand_are_each_checked(backend: str) -> None:
+    """concat only moves elements: a bad label in either operand would reach one_hot, where
+    compiled code gives a row of zeros instead of raising."""
+
+    def encode(first, second):
+        return ops.one_hot(ops.concat([first, ops.reshape(second, (1,))]), 3)
+
+    compiled = aidjit.compile(encode, np.array([0, 2]), np.array(1), backend=backend)
+    np.testing.assert_array_equal(compiled(np.array([2, 0]), np.array(1)), np.eye(3)[[2, 0, 1]])
+    with pytest.raises(aidjit.ArgumentValueError, match=r"'second': labels must lie in \[0, 3\)"):
+        compiled(np.array([0, 1]), np.array(3))
+    with pytest.raises(aidjit.ArgumentValueError, match=r"'first': labels must lie in \[0, 3\)"):
+        compiled(np.array([-1, 1]), np.array(0))
+
+
 def test_an_argument_that_reaches_no_checked_operand_is_not_checked() -> None:
     def scale(labels, x):
         return ops.astype(labels, F32) * x
