@@ -1149,6 +1149,15 @@ CASES += [
         domain="away_from_zero",
     ),
     _pool_case(
+        # Windows that tile the input (stride = kernel, W5's pooling), tied after the relu,
+        # with a row and a column no window reads: the gradient's interleaved path.
+        "max_pool2d_tiled_after_relu",
+        lambda x: ops.max_pool2d(ops.relu(x), 2),
+        lambda x: _pool_ref(np.maximum(x, 0), 2, 2),
+        (2, 2, 5, 7),
+        domain="away_from_zero",
+    ),
+    _pool_case(
         "avg_pool2d_stride",
         lambda x: ops.avg_pool2d(x, 3, stride=2),
         lambda x: _pool_ref(x, 3, 2, kind="avg"),

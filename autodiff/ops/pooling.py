@@ -31,6 +31,7 @@ from aidjit.autodiff.ops.core import (
     strided_slice,
     transpose,
 )
+from aidjit.autodiff.ops.shape import concat
 from aidjit.autodiff.primitives import (
     Family,
     Primitive,
@@ -128,13 +129,13 @@ def _max_pool_vjp(
     g: Tensor, xs: Sequence[Tensor], out: Tensor, *, kernel: Pair, stride: Pair, dilation: Pair
 ) -> Any:
     """Each window's cotangent goes to its first maximum: per offset in row-major order, a
-    mask of "equals the max and no earlier offset took it", the masked cotangent put back in
-    place by `pad` (the gradient of the strided slice reading that offset)."""
+    mask of "equals the max and no earlier offset took it" times the cotangent, then the masked
+    cotangents put back in place (`_tiled_back` or `_padded_back`)."""
 
     def grad() -> Tensor:
         (x,) = xs
         taken: Tensor | None = None  # 1.0 where an earlier offset took the window's cotangent
-        total: Tensor | None = None
+        routed: list[Tensor] = []
         offsets = _offsets(kernel)
         steps = (1, 1, *stride)
         for index, offset in enumerate(offsets):
@@ -144,14 +145,47 @@ def _max_pool_vjp(
             first = hit if taken is None else hit * (1.0 - taken)
             if index + 1 < len(offsets):
                 taken = first if taken is None else taken + first
-            read = zip(x.shape, start, out.shape, steps, strict=True)
-            high = [size - lo - (n - 1) * s - 1 for size, lo, n, s in read]
-            routed = lax_pad(g * first, start, high, [s - 1 for s in steps])
-            total = routed if total is None else total + routed
-        assert total is not None
-        return total
+            routed.append(g * first)
+        if stride == kernel and dilation == (1, 1):
+            return _tiled_back(routed, x.shape, kernel)
+        return _padded_back(routed, x.shape, offsets, dilation, steps)
 
     return (grad,)
+
+
+def _padded_back(
+    routed: list[Tensor],
+    shape: tuple[int, ...],
+    offsets: list[Pair],
+    dilation: Pair,
+    steps: tuple[int, ...],
+) -> Tensor:
+    """Each offset's cotangent put back where its strided slice read (`pad`, the slice's
+    gradient), then summed: overlapping windows add up."""
+    total: Tensor | None = None
+    for part, offset in zip(routed, offsets, strict=True):
+        start = _window_origin(offset, dilation)
+        read = zip(shape, start, part.shape, steps, strict=True)
+        high = [size - lo - (n - 1) * s - 1 for size, lo, n, s in read]
+        placed = lax_pad(part, start, high, [s - 1 for s in steps])
+        total = placed if total is None else total + placed
+    assert total is not None
+    return total
+
+
+def _tiled_back(routed: list[Tensor], shape: tuple[int, ...], kernel: Pair) -> Tensor:
+    """Windows that tile the input (stride = kernel, no dilation: W5's 2x2 pooling) each own
+    their elements, so the offsets' cotangents are interleaved, not summed: stacked into
+    [N, C, OH, OW, kH, kW] by one concat, moved to [N, C, OH, kH, OW, kW] and seen as the input's
+    shape, with zeros for rows and columns no window reads. Two passes over the gradient where
+    padding each offset back took a zero fill, a strided copy and an add per offset."""
+    n, c, out_h, out_w = routed[0].shape
+    columns = [reshape(part, (n, c, out_h, out_w, 1)) for part in routed]
+    stacked = reshape(concat(columns, axis=4), (n, c, out_h, out_w, *kernel))
+    tiles = transpose(stacked, (0, 1, 2, 4, 3, 5))
+    covered = reshape(tiles, (n, c, out_h * kernel[0], out_w * kernel[1]))
+    high = (0, 0, shape[2] - out_h * kernel[0], shape[3] - out_w * kernel[1])
+    return lax_pad(covered, (0, 0, 0, 0), high)
 
 
 def _sum_pool_vjp(
