@@ -85,7 +85,12 @@ _VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp, memref.SubviewOp, memref
 """Ops whose result addresses its source's memory through its own static layout (relative to
 the same base pointer, as aidjit.runtime.strided describes)."""
 
-_NO_EFFECTS_WITHOUT_TRAITS = (vector.ReductionOp, vector.ExtractOp, vector.InsertOp)
+_NO_EFFECTS_WITHOUT_TRAITS = (
+    vector.ReductionOp,
+    vector.ExtractOp,
+    vector.InsertOp,
+    vector.CreateMaskOp,
+)
 """Value-only ops that xDSL 0.74 declares without memory-effect traits."""
 
 _STRUCTURE = (scf.ForOp, scf.IfOp, scf.YieldOp)

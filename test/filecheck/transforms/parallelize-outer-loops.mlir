@@ -249,3 +249,32 @@ func.func @private_panel(%x: memref<8x16xf32>, %y: memref<8x16xf32>) {
   }
   func.return
 }
+
+// -----
+
+// Rows of 10 elements read and written as one 16-lane vector masked to its first 10 lanes
+// (tile-contractions' narrow columns): a masked access covers only the lanes of its constant
+// mask, so the rows do not overlap and the loop runs in parallel; creating the mask touches no
+// memory.
+// CHECK-LABEL: func.func @masked_rows
+// CHECK: "scf.parallel"
+// CHECK: vector.create_mask
+// CHECK: vector.maskedload
+// CHECK: vector.maskedstore
+// CHECK: scf.reduce
+// DEFAULT-LABEL: func.func @masked_rows
+// ONE-LABEL: func.func @masked_rows
+func.func @masked_rows(%x: memref<4096x10xf32>, %y: memref<4096x10xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c10 = arith.constant 10 : index
+  %c4096 = arith.constant 4096 : index
+  %zeros = arith.constant dense<0.0> : vector<16xf32>
+  scf.for %i = %c0 to %c4096 step %c1 {
+    %mask = vector.create_mask %c10 : vector<16xi1>
+    %v = vector.maskedload %x[%i, %c0], %mask, %zeros : memref<4096x10xf32>, vector<16xi1>, vector<16xf32> into vector<16xf32>
+    %w = arith.addf %v, %v : vector<16xf32>
+    vector.maskedstore %y[%i, %c0], %mask, %w : memref<4096x10xf32>, vector<16xi1>, vector<16xf32>
+  }
+  func.return
+}
