@@ -41,6 +41,7 @@ from aidjit.errors import (
     ShapeError,
 )
 from aidjit.runtime.entry_point import RELEASE_GIL_BYTES, Mismatch, entry_module, thunk_symbol
+from aidjit.runtime.openmp_policy import kernel_loading
 
 if TYPE_CHECKING:
     import cffi
@@ -83,7 +84,8 @@ def load_library(path: Path, prototype: str = "") -> tuple[cffi.FFI, Any]:
     if prototype:
         ffi.cdef(prototype if prototype.rstrip().endswith(";") else f"{prototype};")
     try:
-        return ffi, ffi.dlopen(str(path))
+        with kernel_loading():
+            return ffi, ffi.dlopen(str(path))
     except OSError as error:
         raise _unloadable(path, error) from error
 
@@ -148,18 +150,21 @@ class NativeFunction:
         specs = self.inputs + self.outputs
         moved = sum(int(np.prod(spec.shape)) * spec.dtype.itemsize for spec in specs)
         try:
-            return module.Entry(
-                str(self.so_path),
-                thunk_symbol(self.symbol),
-                tuple((BUFFER_FORMATS[s.dtype], s.dtype.itemsize, s.shape) for s in self.inputs),
-                tuple((s.shape, s.dtype) for s in self.outputs),
-                self.workspace_bytes,
-                np.ndarray,
-                np.empty,
-                single,
-                # Decided here, once: the GIL is kept around a call moving fewer bytes.
-                0 if moved >= RELEASE_GIL_BYTES else moved + 1,
-            )
+            with kernel_loading():
+                return module.Entry(
+                    str(self.so_path),
+                    thunk_symbol(self.symbol),
+                    tuple(
+                        (BUFFER_FORMATS[s.dtype], s.dtype.itemsize, s.shape) for s in self.inputs
+                    ),
+                    tuple((s.shape, s.dtype) for s in self.outputs),
+                    self.workspace_bytes,
+                    np.ndarray,
+                    np.empty,
+                    single,
+                    # Decided here, once: the GIL is kept around a call moving fewer bytes.
+                    0 if moved >= RELEASE_GIL_BYTES else moved + 1,
+                )
         except LookupError as error:
             raise _missing_symbol(self.so_path, thunk_symbol(self.symbol), error) from error
         except OSError as error:

@@ -166,3 +166,42 @@ def test_a_bad_thread_count_names_where_it_came_from(
         monkeypatch.setenv("AIDJIT_NUM_THREADS", environment)
     with pytest.raises(ValueError, match=message):
         aidjit.jit(lambda x: x, threads=given)
+
+
+WAIT_POLICY_PROBE = """
+import ctypes, os, sys
+import numpy as np
+import aidjit
+x = np.ones((1031, 1537), np.float32)
+f = aidjit.compile(lambda t: aidjit.ops.exp(t) * 2.0, x, threads=2, tier="optimized")
+assert "omp parallel" in f.ir("c")
+f(x)
+print(os.environ.get("OMP_WAIT_POLICY"))
+sys.stdout.flush()
+ctypes.CDLL("libgomp.so.1").omp_display_env(1)
+"""
+
+
+@pytest.mark.parametrize(("given", "spins"), [(None, "0"), ("active", "30000000000")])
+def test_openmp_workers_sleep_unless_the_user_chose_a_wait_policy(
+    given: str | None, spins: str
+) -> None:
+    """libgomp reads its policy when the first parallel kernel loads it: passive, so idle
+    workers sleep instead of spinning against other work on the cores; the environment is
+    restored (child processes and other OpenMP runtimes never see it); a user's choice wins.
+    libgomp shows the policy as its spin count (300000 when nothing is set)."""
+    toolchain = aidjit.runtime.toolchain.find_toolchain()
+    if "-fopenmp" not in toolchain.cflags or "clang" in toolchain.version:
+        pytest.skip("the toolchain links no libgomp")
+    environment = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        environment["OMP_WAIT_POLICY"] = given
+    result = subprocess.run(
+        [sys.executable, "-c", WAIT_POLICY_PROBE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines()[0] == str(given)
+    assert f"GOMP_SPINCOUNT = '{spins}'" in result.stderr
