@@ -13,10 +13,13 @@ gcc vectorises; the second combines the K partials in order. The reassociation i
 sums the elements k, k + K, k + 2K, ...), so results are deterministic; numpy itself sums
 pairwise, so the result is as accurate as numpy's.
 
-Applies to generics whose last loop dim is their only reduction dim, whose every reduction
-output is combined with one of `COMBINERS`, and whose reduction length R is a multiple of K
-with at least two steps. K defaults to one 64-byte vector of the element type (16 f32, 8 f64).
-Outputs that are written at every point (not reduced) follow the split map unchanged.
+Applies to generics whose last loop dim is a reduction dim, whose every reduction output is
+combined with one of `COMBINERS`, and whose innermost reduction length R is a multiple of K
+such that each lane sums at least two elements. Other reduction dims (batch norm's sums over
+N, H and W per channel) stay reductions of the partial generic, outside the (q, lane) pair:
+the lanes then accumulate over all of them and are combined once at the end. K defaults to
+one 64-byte vector of the element type (16 f32, 8 f64). Outputs that are written at every
+point (not reduced) follow the split map unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from xdsl.context import Context
 from xdsl.dialects import arith, tensor
 from xdsl.dialects.builtin import AffineMapAttr, ModuleOp, TensorType
 from xdsl.dialects.linalg import ops as linalg
+from xdsl.dialects.linalg.attrs import IteratorTypeAttr
 from xdsl.ir import Block, Operation, Region, SSAValue
 from xdsl.ir.affine import AffineExpr, AffineMap
 from xdsl.passes import ModulePass
@@ -80,10 +84,20 @@ def _combiner(generic: linalg.GenericOp, output: int) -> type[Operation] | None:
     return type(combine)  # type: ignore[return-value]
 
 
-def _lanes(generic: linalg.GenericOp, requested: int, length: int) -> int | None:
+def _lanes(generic: linalg.GenericOp, requested: int) -> int | None:
+    """K for `generic`, if each lane would accumulate at least two elements: the innermost
+    reduction's length is a multiple of K, and it and the other reduction dims together take
+    two steps or more (global average pooling's 16-wide rows, summed over 16 rows, qualify)."""
     element = generic.outputs[0].type.get_element_type()
     lanes = requested or VECTOR_BYTES // element_bytes(element)
-    if lanes < 2 or length % lanes or length // lanes < 2:
+    ranges = loop_ranges(generic)
+    length = ranges[-1]
+    others = math.prod(
+        extent
+        for extent, kind in zip(ranges[:-1], generic.iterator_types.data[:-1], strict=True)
+        if kind == REDUCTION
+    )
+    if lanes < 2 or length % lanes or length // lanes * others < 2:
         return None
     return lanes
 
@@ -95,7 +109,7 @@ class SplitInnermostReduction(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, generic: linalg.GenericOp, rewriter: PatternRewriter) -> None:
         iterators = list(generic.iterator_types.data)
-        if not iterators or iterators[-1] != REDUCTION or iterators.count(REDUCTION) != 1:
+        if not iterators or iterators[-1] != REDUCTION:
             return
         if not generic.res:
             return
@@ -113,8 +127,7 @@ class SplitInnermostReduction(RewritePattern):
             for op in generic.body.block.ops
         ):
             return  # the body reads the index being split
-        length = loop_ranges(generic)[reduced_dim]
-        lanes = _lanes(generic, self.lanes, length)
+        lanes = _lanes(generic, self.lanes)
         if lanes is None:
             return
         new_ops: list[Operation] = []
@@ -161,6 +174,27 @@ def _split_operand(
     return expanded.result, new_map
 
 
+def _parallel_dims_first(
+    body: Block, maps: list[AffineMap], iterators: list[IteratorTypeAttr]
+) -> tuple[list[AffineMap], list[IteratorTypeAttr]]:
+    """The partial generic's loops reordered: parallel dims outermost, then the reduction dims,
+    then the lane, each group in its order. With batch norm's per-channel sums (loops n, c, h,
+    q, lane), the channel loop then runs outside n: its 16 partials stay in one register
+    through n, h and q instead of being loaded and stored for every (n, c), and the outer loop
+    can go to threads. Each lane still adds its elements in the same order. Bodies reading a
+    loop index keep their order (their `linalg.index` dims would need renumbering)."""
+    lane = len(iterators) - 1
+    order = [d for d in range(lane) if iterators[d] == PARALLEL]
+    order += [d for d in range(lane) if iterators[d] == REDUCTION]
+    order.append(lane)
+    if order == list(range(len(iterators))) or any(
+        isinstance(op, linalg.IndexOp) for op in body.ops
+    ):
+        return maps, iterators
+    to_old = AffineMap(len(order), 0, tuple(dim(order.index(d)) for d in range(len(order))))
+    return [m.compose(to_old) for m in maps], [iterators[d] for d in order]
+
+
 def _split(
     generic: linalg.GenericOp,
     maps: Sequence[AffineMap],
@@ -201,12 +235,15 @@ def _split(
     mapping = dict(zip(generic.body.block.args, block.args, strict=True))
     yielded = clone_body(generic.body.block, block, mapping)
     end_body(block, yielded)
+    maps, iterators = _parallel_dims_first(
+        block, [*input_maps, *output_maps], [*generic.iterator_types.data[:-1], REDUCTION, PARALLEL]
+    )
     partial = linalg.GenericOp(
         inputs,
         outputs,
         Region(block),
-        [AffineMapAttr(m) for m in (*input_maps, *output_maps)],
-        [*generic.iterator_types.data[:-1], REDUCTION, PARALLEL],
+        [AffineMapAttr(m) for m in maps],
+        iterators,
         [o.type for o in outputs],
     )
     partial.attributes |= generic.attributes

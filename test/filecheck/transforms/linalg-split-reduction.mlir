@@ -71,6 +71,38 @@ func.func @sum_and_max(%x: tensor<4x32xf64>) -> (tensor<4xf64>, tensor<4xf64>) {
 
 // -----
 
+// Several reduction dims (batch norm's per-channel sum over N, H and W): only the innermost,
+// W = 32, is split; N, H and the step q stay reductions outside the lane loop, so each of the
+// 3x16 partials accumulates over all of them and is combined once per channel at the end. The
+// partial's loops put the parallel channel first (d0 reads x's dim 1), so one channel's lanes
+// stay in a register through n, h and q and the outer loop can run on threads.
+// CHECK-LABEL: func.func @channel_sum
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x4x32xf32>)
+// CHECK: %[[SPLIT:.*]] = tensor.expand_shape %[[X]] {{.*}} output_shape [2, 3, 4, 2, 16] : tensor<2x3x4x32xf32> into tensor<2x3x4x2x16xf32>
+// CHECK: %[[LANES:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x16xf32>) -> tensor<3x16xf32>
+// CHECK-NEXT: %[[PARTIAL:.*]] = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d1, d0, d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d4)>], iterator_types = ["parallel", "reduction", "reduction", "reduction", "parallel"]} ins(%[[SPLIT]] : tensor<2x3x4x2x16xf32>) outs(%[[LANES]] : tensor<3x16xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[PARTIAL]] : tensor<3x16xf32>) outs(%{{.*}} : tensor<3xf32>)
+func.func @channel_sum(%x: tensor<2x3x4x32xf32>) -> tensor<3xf32> {
+  %0 = graph.sum %x {axes = array<i64: 0, 2, 3>} : tensor<2x3x4x32xf32> -> tensor<3xf32>
+  func.return %0 : tensor<3xf32>
+}
+
+// -----
+
+// Rows of exactly one vector (global average pooling's 16-wide rows) still split when another
+// reduction dim gives each lane more than one element: the step dim has extent 1 and the
+// lanes accumulate over the 4 rows H.
+// CHECK-LABEL: func.func @pooled_rows
+// CHECK: tensor.expand_shape %{{.*}} output_shape [2, 3, 4, 1, 16] : tensor<2x3x4x16xf32> into tensor<2x3x4x1x16xf32>
+// CHECK: linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4)>], iterator_types = ["parallel", "parallel", "reduction", "reduction", "parallel"]} ins(%{{.*}} : tensor<2x3x4x1x16xf32>) outs(%{{.*}} : tensor<2x3x16xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%{{.*}} : tensor<2x3x16xf32>) outs(%{{.*}} : tensor<2x3xf32>)
+func.func @pooled_rows(%x: tensor<2x3x4x16xf32>) -> tensor<2x3xf32> {
+  %0 = graph.sum %x {axes = array<i64: 2, 3>} : tensor<2x3x4x16xf32> -> tensor<2x3xf32>
+  func.return %0 : tensor<2x3xf32>
+}
+
+// -----
+
 // Negative: 24 is no multiple of 16 lanes, and 16 would be a single step: both are left
 // alone (one reduction generic each). With lanes=4 the first splits into 6 steps of 4.
 // CHECK-LABEL: func.func @short_rows
