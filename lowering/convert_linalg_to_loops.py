@@ -205,14 +205,21 @@ class FunctionLoops:
                     f"does not compute row i at iteration i of a first loop of {extent} rows"
                 )
                 raise blame(UnsupportedError(message), member)
-        loop = scf.ForOp(
-            self.index(0), self.index(extent), self.index(1), [], Block(arg_types=[IndexType()])
-        )
-        self.block.insert_op_before(loop, first)
-        with ImplicitBuilder(loop.body) as (row,):
+        if extent == 1:
+            # One row is no loop: each member's nest starts at its next dim (the row index is
+            # the constant 0, see `nest`), so parallelize-outer-loops can give that to threads.
             for member in members:
-                self.lower(member, {0: row})
-            scf.YieldOp()
+                with ImplicitBuilder(Builder(InsertPoint.before(first))):
+                    self.lower(member, {})
+        else:
+            loop = scf.ForOp(
+                self.index(0), self.index(extent), self.index(1), [], Block(arg_types=[IndexType()])
+            )
+            self.block.insert_op_before(loop, first)
+            with ImplicitBuilder(loop.body) as (row,):
+                for member in members:
+                    self.lower(member, {0: row})
+                scf.YieldOp()
         for member in members:
             member.detach()
             member.erase()

@@ -235,3 +235,31 @@ func.func @two_groups(%x: memref<4x8xf32>, %y: memref<2x8xf32>, %sx: memref<4xf3
   }
   func.return
 }
+
+// -----
+
+// A row group of one row gets no row loop: each member's nest starts at its next dim, with the
+// row index the constant 0 (so parallelize-outer-loops sees each member's own outer loop).
+// CHECK-LABEL: func.func @one_row_group
+// CHECK-SAME: (%[[X:.*]]: memref<1x8x4xf32>, %[[S:.*]]: memref<1x8xf32>)
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK: scf.for %[[I:.*]] = %[[C0]] to %[[C8]] step %{{.*}} {
+// CHECK-NEXT: memref.store %{{.*}}, %[[S]][%[[C0]], %[[I]]]
+// CHECK-NEXT: }
+// CHECK-NEXT: scf.for %[[J:.*]] = %[[C0]] to %[[C8]] step %{{.*}} {
+// CHECK-NEXT: scf.for %[[K:.*]] = %[[C0]] to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: memref.load %[[X]][%[[C0]], %[[J]], %[[K]]]
+// CHECK: }
+// CHECK-NEXT: }
+// CHECK-NEXT: func.return
+func.func @one_row_group(%x: memref<1x8x4xf32>, %s: memref<1x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill {aidjit.row_group = 0 : i64} ins(%zero : f32) outs(%s : memref<1x8xf32>)
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : memref<1x8x4xf32>) outs(%s : memref<1x8xf32>) attrs = {aidjit.row_group = 0 : i64} {
+  ^bb0(%v: f32, %acc: f32):
+    %t = arith.addf %acc, %v : f32
+    linalg.yield %t : f32
+  }
+  func.return
+}
