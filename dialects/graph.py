@@ -574,7 +574,7 @@ class BroadcastToOp(LayoutOp):
 
 
 @irdl_op_definition
-class SliceOp(LayoutOp):
+class SliceOp(LayoutOp, HasCanonicalizationPatternsInterface):
     """out[i] = in[start + i * strides] per axis; the sizes are the result type's shape."""
 
     name = "graph.slice"
@@ -596,6 +596,15 @@ class SliceOp(LayoutOp):
     def is_identity(self) -> bool:
         params = self.params()
         return not any(params["start"]) and all(s == 1 for s in params["strides"])
+
+    @classmethod
+    def get_canonicalization_patterns(cls) -> tuple[RewritePattern, ...]:
+        from aidjit.transforms.canonicalization_patterns.graph import (
+            SliceOfConvPattern,
+            SliceOfPadPattern,
+        )
+
+        return (SliceOfConvPattern(), SliceOfPadPattern())
 
 
 # ----- one_hot ------------------------------------------------------------------------------------

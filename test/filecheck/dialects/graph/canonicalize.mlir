@@ -167,3 +167,55 @@ func.func @conv_used_twice_keeps_batch_norm(%x: tensor<1x2x4x4xf64>, %w: tensor<
   %1 = graph.batch_norm_inference %0, %g, %beta, %m, %v {eps = 1.000000e-03 : f64} : tensor<1x2x2x2xf64>, tensor<2xf64>
   func.return %1, %0 : tensor<1x2x2x2xf64>, tensor<1x2x2x2xf64>
 }
+
+// -----
+
+// The input gradient of a padded convolution, as the tape records it: the cotangent padded by
+// the kernel's reach, a full convolution over the padded input, then the pad's gradient
+// cutting the border off. slice(conv2d) becomes conv2d(slice) (output rows 1..6 read input
+// rows 1..8), and slice(pad) a smaller pad: only the 6x6 kept positions are computed.
+// CHECK-LABEL: func.func @input_gradient_border
+// CHECK-SAME: (%[[G:.*]]: tensor<2x4x6x6xf32>, %[[W:.*]]: tensor<3x4x3x3xf32>)
+// CHECK-NEXT: %[[P:.*]] = graph.pad %[[G]] {low = array<i64: 0, 0, 1, 1>, high = array<i64: 0, 0, 1, 1>, interior = array<i64: 0, 0, 0, 0>} : tensor<2x4x6x6xf32> -> tensor<2x4x8x8xf32>
+// CHECK-NEXT: %[[C:.*]] = graph.conv2d %[[P]], %[[W]] : tensor<2x4x8x8xf32>, tensor<3x4x3x3xf32> -> tensor<2x3x6x6xf32>
+// CHECK-NEXT: func.return %[[C]]
+func.func @input_gradient_border(%g: tensor<2x4x6x6xf32>, %w: tensor<3x4x3x3xf32>) -> tensor<2x3x6x6xf32> {
+  %p = graph.pad %g {low = array<i64: 0, 0, 2, 2>, high = array<i64: 0, 0, 2, 2>, interior = array<i64: 0, 0, 0, 0>} : tensor<2x4x6x6xf32> -> tensor<2x4x10x10xf32>
+  %c = graph.conv2d %p, %w : tensor<2x4x10x10xf32>, tensor<3x4x3x3xf32> -> tensor<2x3x8x8xf32>
+  %s = graph.slice %c {start = array<i64: 0, 0, 1, 1>, strides = array<i64: 1, 1, 1, 1>} : tensor<2x3x8x8xf32> -> tensor<2x3x6x6xf32>
+  func.return %s : tensor<2x3x6x6xf32>
+}
+
+// -----
+
+// With stride 2 and dilation 2, output row y reads input rows 2y .. 2y + 4, so output rows
+// 1..3 read rows 2..10: the window starts at start * stride = 2 and is (size - 1) * stride +
+// (k - 1) * dilation + 1 = 9 rows. That window cuts into x itself, so the slice of the pad
+// stays (a pad is only trimmed when the window keeps all of x).
+// CHECK-LABEL: func.func @strided_window
+// CHECK-NEXT: %[[P:.*]] = graph.pad
+// CHECK-NEXT: %[[S:.*]] = graph.slice %[[P]] {start = array<i64: 0, 0, 2, 0>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x2x13x13xf32> -> tensor<1x2x9x13xf32>
+// CHECK-NEXT: %[[C:.*]] = graph.conv2d %[[S]], %{{.*}} stride [2, 2] dilation [2, 2] : tensor<1x2x9x13xf32>, tensor<2x2x3x3xf32> -> tensor<1x2x3x5xf32>
+// CHECK-NEXT: func.return %[[C]]
+func.func @strided_window(%x: tensor<1x2x11x11xf32>, %w: tensor<2x2x3x3xf32>) -> tensor<1x2x3x5xf32> {
+  %p = graph.pad %x {low = array<i64: 0, 0, 1, 1>, high = array<i64: 0, 0, 1, 1>, interior = array<i64: 0, 0, 0, 0>} : tensor<1x2x11x11xf32> -> tensor<1x2x13x13xf32>
+  %c = graph.conv2d %p, %w stride [2, 2] dilation [2, 2] : tensor<1x2x13x13xf32>, tensor<2x2x3x3xf32> -> tensor<1x2x5x5xf32>
+  %s = graph.slice %c {start = array<i64: 0, 0, 1, 0>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x2x5x5xf32> -> tensor<1x2x3x5xf32>
+  func.return %s : tensor<1x2x3x5xf32>
+}
+
+// -----
+
+// Negative: a strided slice, and a slice dropping channels, stay after the convolution.
+// CHECK-LABEL: func.func @slices_that_stay
+// CHECK: graph.conv2d
+// CHECK-NEXT: graph.slice
+// CHECK: graph.conv2d
+// CHECK-NEXT: graph.slice
+func.func @slices_that_stay(%x: tensor<1x2x8x8xf32>, %w: tensor<4x2x3x3xf32>) -> (tensor<1x4x3x3xf32>, tensor<1x2x6x6xf32>) {
+  %c = graph.conv2d %x, %w : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  %s = graph.slice %c {start = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1, 2, 2>} : tensor<1x4x6x6xf32> -> tensor<1x4x3x3xf32>
+  %d = graph.conv2d %x, %w : tensor<1x2x8x8xf32>, tensor<4x2x3x3xf32> -> tensor<1x4x6x6xf32>
+  %t = graph.slice %d {start = array<i64: 0, 1, 0, 0>, strides = array<i64: 1, 1, 1, 1>} : tensor<1x4x6x6xf32> -> tensor<1x2x6x6xf32>
+  func.return %s, %t : tensor<1x4x3x3xf32>, tensor<1x2x6x6xf32>
+}
