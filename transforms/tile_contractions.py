@@ -271,7 +271,11 @@ class _Emitter:
         iter_args: Sequence[SSAValue] = (),
     ) -> Sequence[SSAValue]:
         """`scf.for` with constant bounds; `body(iv, carried)` builds the body and returns
-        the values to yield. A loop of one iteration without carried values is its body."""
+        the values to yield. A loop of one iteration without carried values is its body; one
+        of none is nothing, its carried values passed through (an empty contraction, K = 0,
+        had its packing of A built once, reading A out of bounds)."""
+        if ub <= lb:
+            return iter_args
         if ub - lb <= step and not iter_args:
             return body(self.index(lb), ())
         outer, self.block = (

@@ -167,3 +167,35 @@ func.func @narrow(%a: memref<4x3xf32>, %b: memref<3x3xf32>, %c: memref<4x3xf32>)
   }
   func.return
 }
+
+// -----
+
+// An empty contraction (K = 0, as A: 4x0 @ B: 0x2 is lowered): no k iteration, so the packing
+// of A copies nothing (it once copied one k, reading A out of bounds) and the tile's k loop
+// is gone, C's tile stored as it was loaded.
+// CHECK-LABEL: func.func @empty_contraction
+// CHECK-SAME: (%[[A:.*]]: memref<4x0xf32>, %[[B:.*]]: memref<0x2xf32>, %[[C:.*]]: memref<4x2xf32>)
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<0x3xf32>
+// CHECK-NOT: memref.load %[[A]]
+// CHECK-NOT: %[[B]]
+// CHECK-NOT: scf.for
+// CHECK: vector.maskedstore %[[C]]
+// CHECK-NOT: math.fma
+func.func @empty_contraction(%a: memref<4x0xf32>, %b: memref<0x2xf32>, %c: memref<4x2xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  scf.for %i = %c0 to %c4 step %c1 {
+    scf.for %k = %c0 to %c0 step %c1 {
+      scf.for %j = %c0 to %c2 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<4x0xf32>
+        %y = memref.load %b[%k, %j] : memref<0x2xf32>
+        %z = memref.load %c[%i, %j] : memref<4x2xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<4x2xf32>
+      }
+    }
+  }
+  func.return
+}
