@@ -46,7 +46,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+OPT_IN_MARKERS = {
+    "fuzz": "the long differential-fuzzing run; only with -m fuzz [--fuzz-count N]",
+    "exhaustive": "sweeps and levels too slow for every run (the default run checks a sample, "
+    "or the same code another way); only with -m exhaustive",
+}
+"""Markers of tests that run only when `-m` selects them, as a `slow` marker in most projects."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "fuzz: the long differential-fuzzing run; only with -m fuzz [--fuzz-count N]"
-    )
+    for name, description in OPT_IN_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("markexpr"):
+        return  # an explicit -m decides: `-m fuzz` keeps the long run, `-m "not fuzz"` drops it
+    kept, opt_in = [], []
+    for item in items:
+        (opt_in if any(map(item.get_closest_marker, OPT_IN_MARKERS)) else kept).append(item)
+    if opt_in:
+        config.hook.pytest_deselected(items=opt_in)
+        items[:] = kept

@@ -25,15 +25,11 @@ import pytest
 import aidjit
 from aidjit import Tensor, ops, value_and_grad
 from aidjit.pipeline import pipeline_to_stage
+from tests.staged import staged, verified_at_stage_ends
 
-LEVELS: dict[str, dict[str, str]] = {
-    "c": {},
-    **{
-        stage: {"backend": "interpreter", "pipeline": pipeline_to_stage(stage)}
-        for stage in ("linalg", "fused", "bufferized", "loops")
-    },
-}
-"""Compile options per level: C, and the interpreter at each stop point of the structured level."""
+STRUCTURED_LEVELS = ("linalg", "fused", "bufferized", "loops")
+"""The interpreted levels: each stop point of the structured level, from one pipeline run
+(tests/staged.py); C is compiled as users compile."""
 FLOATS = [np.float32, np.float64]
 TOLERANCE = {
     np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6),
@@ -48,10 +44,14 @@ def _leaves(tree: Any) -> list[np.ndarray]:
 
 
 def check_levels(fn: Callable[..., Any], *args: np.ndarray) -> None:
-    """`fn` compiled at every level of `LEVELS` returns what it returns eagerly."""
+    """`fn` compiled to C and interpreted at every level of `STRUCTURED_LEVELS` returns what it
+    returns eagerly."""
     want = _leaves(fn(*[Tensor(a) for a in args]))
-    for level, options in LEVELS.items():
-        got = _leaves(aidjit.compile(fn, *args, **options)(*args))
+    stages = staged(fn, *args)
+    with verified_at_stage_ends():  # the staged run verified each of the same passes
+        results = {"c": _leaves(aidjit.compile(fn, *args)(*args))}
+    results.update({level: stages.run(level, args) for level in STRUCTURED_LEVELS})
+    for level, got in results.items():
         assert len(got) == len(want), f"{level}: {len(got)} results, expected {len(want)}"
         for index, (result, expected) in enumerate(zip(got, want, strict=True)):
             where = f"{level}, result {index}"
