@@ -11,9 +11,8 @@ inputs)` calls the interpreter of that level on it: what the compile above would
 passes are deterministic and `pipeline_to_stage(level)` is the stages before it, in order.
 
 The public path (`aidjit.compile` with the interpreter backend and a pipeline of the user's) is
-tested on its own by tests/api (custom pipelines with the interpreter backend, jit with it);
-the op table and the fuzzer (tests/fuzz) compile their C through `aidjit.compile` as a user
-would.
+tested on its own by tests/api (custom pipelines with the interpreter backend, jit with it)
+and by the fuzzer (tests/fuzz), which compiles each program per level as a user would.
 """
 
 from __future__ import annotations

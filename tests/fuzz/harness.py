@@ -6,10 +6,7 @@ and, when the program has a loss, `value_and_grad(loss)` over every float argume
 - eagerly, in the program's dtype and in its float32 and float64 twins (the oracle);
 - compiled at every level of `BACKENDS` (graph interpreter, after the graph passes, the
   structured level after fusion on tensors and after bufferization on memrefs, loop
-  interpreter, C), forward and gradients in one function, each compared with eager execution:
-  C through `aidjit.compile`, the interpreted levels from one pipeline run kept at each stop
-  point (tests/staged.py: what `aidjit.compile` with that level's `BACKENDS` options runs,
-  with each pass run once rather than once per level);
+  interpreter, C), forward and gradients in one function, each compared with eager execution;
 - the float64 eager gradients against central finite differences along random directions.
 
 Tolerances follow the dtype and the program's own conditioning: the difference between the
@@ -24,7 +21,6 @@ pytest and prints one line per program and a reproduction per failure.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -35,7 +31,6 @@ import numpy as np
 
 import aidjit
 from tests.fuzz.graphs import BACKENDS, Program, generate
-from tests.staged import Staged, staged, verified_at_stage_ends
 
 TOLERANCE = {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13)}
 """Per dtype: (rtol, atol) a well-conditioned element must meet."""
@@ -155,21 +150,10 @@ def check_program(program: Program, levels: Sequence[str] = tuple(BACKENDS)) -> 
     want = _flatten(expected)
     sensitivity = [_sensitivity(a, b, program.dtype) for a, b in zip(*twins.values(), strict=True)]
     mismatches = []
-    checked = _checked(scope, program)
-    stages: Staged | Exception | None = None
     for level in levels:
         try:
-            if level == "c":
-                # Each pass of the staged run (the same passes) was verified, as in the suite.
-                verified = isinstance(stages, Staged) and stages.failure is None
-                with verified_at_stage_ends() if verified else contextlib.nullcontext():
-                    got = _flatten(aidjit.compile(checked, *args, **BACKENDS[level])(*args))
-            else:
-                if stages is None:
-                    stages = _staged(checked, args)
-                if isinstance(stages, Exception):
-                    raise stages
-                got = stages.run(level, args)
+            compiled = aidjit.compile(_checked(scope, program), *args, **BACKENDS[level])
+            got = _flatten(compiled(*args))
         except Exception as error:  # every failure is a finding: keep going
             mismatches.append(_error(level, error))
             continue
@@ -180,14 +164,6 @@ def check_program(program: Program, levels: Sequence[str] = tuple(BACKENDS)) -> 
     if program.has_loss and program.fd_checkable:
         mismatches += _finite_differences(scopes["float64"], program, _cast(args, "float64"))
     return mismatches
-
-
-def _staged(checked: Callable[..., Any], args: Sequence[np.ndarray]) -> Staged | Exception:
-    """One pipeline run for every interpreted level; a tracing error is each level's finding."""
-    try:
-        return staged(checked, *args)
-    except Exception as error:  # noqa: BLE001 - reported by each level that needs the run
-        return error
 
 
 def _finite_differences(

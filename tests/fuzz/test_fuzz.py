@@ -14,7 +14,6 @@ import aidjit
 from aidjit.autodiff.primitives import all_primitives
 from tests.fuzz import harness
 from tests.fuzz.graphs import OP_TABLE, Program, generate
-from tests.staged import Staged
 
 QUICK_SEEDS = range(64)
 """The quick profile: about a minute on two cores with `pytest -n 2`."""
@@ -56,23 +55,17 @@ def test_programs_are_reproducible() -> None:
 
 
 def test_harness_reports_a_wrong_compiled_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The oracle can fail: a result off by 1e-3, compiled (C) or interpreted (from the staged
-    pipeline run), is caught, with a reproduction."""
-    real_compile, real_run = aidjit.compile, Staged.run
+    """The oracle can fail: a compiled function off by 1e-3 is caught, with a reproduction."""
+    real_compile = aidjit.compile
 
     def off_by_a_little(fn: Callable[..., Any], *args: Any, **options: Any) -> Callable[..., Any]:
         compiled = real_compile(fn, *args, **options)
         return lambda *a: [np.asarray(leaf) + 1e-3 for leaf in harness._flatten(compiled(*a))]
 
-    def run_off_by_a_little(self: Staged, level: str, inputs: Any) -> list[np.ndarray]:
-        return [leaf + 1e-3 for leaf in real_run(self, level, inputs)]
-
     monkeypatch.setattr(aidjit, "compile", off_by_a_little)
-    monkeypatch.setattr(Staged, "run", run_off_by_a_little)
     program = generate(1)
-    mismatches = harness.check_program(program, levels=("optimized", "c"))
-    assert {m.level for m in mismatches} == {"optimized", "c"}
-    assert all(m.check == "forward" for m in mismatches)
+    mismatches = harness.check_program(program, levels=("optimized",))
+    assert mismatches and all(m.check == "forward" and m.level == "optimized" for m in mismatches)
     report = harness.reproduction(program, mismatches)
     assert "python -m tests.fuzz.harness 1" in report and "def f(" in report
 
