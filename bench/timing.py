@@ -65,12 +65,16 @@ QUICK = Settings(repeats=5, min_samples=3, min_sample_s=0.002, warmup_s=0.01, bu
 
 def settled(settings: Settings) -> Settings:
     """`settings` for columns that run on several threads in one process: each sample starts
-    after a pause long enough for the previous column's idle worker threads to stop spinning
-    (OpenBLAS's spin for ~0.1 s after each call, libgomp's for ~1 ms), then one untimed call
-    wakes this column's own. Without it, on two cores, numpy's spinning BLAS worker and an
-    OpenMP worker starved each other: W2b's numpy eager took 15-25 ms instead of 0.9, and
-    aidjit's 2-thread kernel 10 ms instead of 1.3. Fewer rounds keep the pauses affordable."""
-    return replace(settings, repeats=min(settings.repeats, 8), settle_s=0.12)
+    after a pause long enough for the previous column's idle worker threads to stop spinning,
+    then one untimed call wakes this column's own. OpenBLAS's workers spin for 2^28 time-stamp
+    counter ticks after each call (0.1-0.15 s at this machine's 2-3 GHz counters); aidjit's
+    OpenMP workers sleep at once (runtime/openmp_policy.py). Without a pause, on two cores,
+    numpy's spinning BLAS worker and an OpenMP worker starved each other: W2b's numpy eager
+    took 15-25 ms instead of 0.9. With 0.12 s, "aidjit compiled", measured right after the
+    eager tape's BLAS calls, took 1.66 ms on W2b where `aidjit.jit`, the same kernel measured
+    after it, took 1.30; with 0.4 s the two measured 1.144 and 1.121 (`bench/run.py --only W2b
+    --processes 2`). Fewer rounds keep the pauses affordable."""
+    return replace(settings, repeats=min(settings.repeats, 8), settle_s=0.4)
 
 
 @dataclass
