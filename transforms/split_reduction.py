@@ -235,15 +235,15 @@ def _split(
     mapping = dict(zip(generic.body.block.args, block.args, strict=True))
     yielded = clone_body(generic.body.block, block, mapping)
     end_body(block, yielded)
-    maps, iterators = _parallel_dims_first(
+    partial_maps, partial_iterators = _parallel_dims_first(
         block, [*input_maps, *output_maps], [*generic.iterator_types.data[:-1], REDUCTION, PARALLEL]
     )
     partial = linalg.GenericOp(
         inputs,
         outputs,
         Region(block),
-        [AffineMapAttr(m) for m in maps],
-        iterators,
+        [AffineMapAttr(m) for m in partial_maps],
+        partial_iterators,
         [o.type for o in outputs],
     )
     partial.attributes |= generic.attributes
