@@ -30,6 +30,7 @@ from xdsl.ir import Operation
 from aidjit.autodiff.primitives import Spec
 from aidjit.autodiff.trace import TraceArgument, trace_function
 from aidjit.context import make_context
+from aidjit.dialects.xdsl_fixes import IR_LOCK
 from aidjit.lowering.trace_to_graph import trace_to_module
 from aidjit.pipeline import PIPELINE_STAGES, VERIFY_ENV_VAR, run_pipeline
 from aidjit.runtime.interpreter.graph import run_graph
@@ -89,17 +90,22 @@ def staged(fn: Callable[..., Any], *inputs: np.ndarray) -> Staged:
     ]
     trace = trace_function(fn, arguments, NAME)
     outputs = tuple((o.shape, o.dtype) for o in trace.outputs)
-    module = trace_to_module(trace)
-    module.verify()
-    ctx = make_context()
-    modules = {LEVELS[0]: module}
-    for stage in PIPELINE_STAGES[1:]:
-        module = module.clone()  # the previous stop point's module stays as it is
-        try:
-            run_pipeline(ctx, module, stage.passes)
-        except Exception as error:  # noqa: BLE001 - raised by whoever asks for this stage
-            return Staged(modules, outputs, error)
-        modules[stage.name] = module
+    # As aidjit.compile builds and transforms IR: under IR_LOCK. Next to the background build
+    # of a compile under tier "auto", building without it left xDSL's ImplicitBuilder hook
+    # installed twice, for good: every later build inserted its ops twice ("Can't add to a
+    # block an operation already attached to a block"; see IR_LOCK).
+    with IR_LOCK:
+        module = trace_to_module(trace)
+        module.verify()
+        ctx = make_context()
+        modules = {LEVELS[0]: module}
+        for stage in PIPELINE_STAGES[1:]:
+            module = module.clone()  # the previous stop point's module stays as it is
+            try:
+                run_pipeline(ctx, module, stage.passes)
+            except Exception as error:  # noqa: BLE001 - raised by whoever asks for this stage
+                return Staged(modules, outputs, error)
+            modules[stage.name] = module
     return Staged(modules, outputs)
 
 

@@ -41,7 +41,10 @@ BACKENDS: dict[str, dict[str, str]] = {
     "fused": {"backend": "interpreter", "pipeline": pipeline_to_stage("fused")},
     "bufferized": {"backend": "interpreter", "pipeline": pipeline_to_stage("bufferized")},
     "loops": {"backend": "interpreter"},
-    "c": {},
+    # The C kernel itself: under the default tier "auto" a cold compile answers its first
+    # calls with the instant tier (numpy), so outside pytest (whose conftest sets AIDJIT_TIER)
+    # `python -m tests.fuzz.harness SEED` and a printed reproduction compared numpy with numpy.
+    "c": {"tier": "optimized"},
 }
 """aidjit.compile options per execution level, compared against eager execution."""
 
