@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import logging
 import os
 import threading
 import time
@@ -39,7 +38,7 @@ from aidjit.arguments import Binder, BoundCall, CallKey, CallSignature
 from aidjit.autodiff.primitives import Family, Precondition
 from aidjit.autodiff.trace import Trace, trace_function
 from aidjit.autodiff.tree_util import is_node, tree_structure
-from aidjit.debug import debug_log
+from aidjit.debug import ERROR, INFO, WARNING, debug_log, log
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, PipelineError
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, default_pipeline
 from aidjit.runtime.entry_point import Mismatch
@@ -61,8 +60,6 @@ TIER_ENV_VAR = "AIDJIT_TIER"
 
 THREADS_ENV_VAR = "AIDJIT_NUM_THREADS"
 """The default thread count when `threads=` is not given."""
-
-logger = logging.getLogger("aidjit")
 
 
 def _thread_count(threads: object) -> int:
@@ -530,7 +527,8 @@ class CompiledFunction:
             native = self._build_native()
         except Exception as error:  # noqa: BLE001 - kept and raised by the next call and wait()
             self._failure = error
-            logger.error(
+            log(
+                ERROR,
                 "%s: the optimised build failed (raised by its next call and by wait()): %s: %s",
                 self.__name__,
                 type(error).__name__,
@@ -790,7 +788,7 @@ def compile(fn: Callable[..., Any], *example_args: Any, **options: Any) -> Compi
     made = Options.make(**options)
     binder = Binder(fn, made.static_argnums, made.static_argnames)
     signature = binder.bind(example_args, {}).signature()
-    logger.info("compiling %s: aidjit.compile [%s]", binder.name, signature.describe())
+    log(INFO, "compiling %s: aidjit.compile [%s]", binder.name, signature.describe())
     return CompiledFunction(binder, signature, made)
 
 
@@ -868,12 +866,13 @@ class JitFunction:
         previous = self._latest
         reason = "first call" if previous is None else signature.changes_from(previous)
         count = len(self._versions) + 1
-        logger.info("compiling %s version %d: %s [%s]", name, count, reason, signature.describe())
+        log(INFO, "compiling %s version %d: %s [%s]", name, count, reason, signature.describe())
         compiled = CompiledFunction(self._binder, signature, self.options)
         self._versions[signature.key] = Version(signature.describe(), reason, compiled)
         self._latest = signature
         if count > self.options.max_versions:
-            logger.warning(
+            log(
+                WARNING,
                 "%s has been compiled %d times (max_versions=%d), last because %s; each new "
                 "shape, dtype, tree structure or static value compiles a new version: pad "
                 "shapes to a few sizes, pass changing Python values as traced arguments, or "

@@ -45,7 +45,7 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -277,10 +277,13 @@ def _build_in(directory: Path, key: str, c_source: str, toolchain: Toolchain) ->
 
 
 def _check_writable(directory: Path) -> None:
-    """Create ``directory`` if needed and write (then delete) a file in it; raise OSError if not."""
+    """Create ``directory`` if needed and write (then delete) a file in it; raise OSError if not.
+
+    With os.open rather than tempfile, whose import is 0.5-1 ms of every warm start."""
     directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-", suffix=".tmp"):
-        pass
+    probe = directory / f".probe-{os.getpid()}-{threading.get_ident()}.tmp"
+    os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    probe.unlink()
 
 
 def _abandon(directory: Path, error: OSError) -> None:
@@ -294,6 +297,8 @@ def _abandon(directory: Path, error: OSError) -> None:
             f"kernel cache: neither {ENV_VAR}={str(configured)!r} nor the private temporary "
             f"directory {directory} is usable ({error}); set {ENV_VAR} to a writable directory"
         ) from error
+    import tempfile
+
     try:
         fallback = Path(tempfile.mkdtemp(prefix="aidjit-cache-"))
     except OSError as second:

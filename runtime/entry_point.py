@@ -30,7 +30,6 @@ import dataclasses
 import functools
 import os
 import sys
-import sysconfig
 import threading
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
 from importlib.util import module_from_spec
@@ -341,6 +340,8 @@ _BUILDING = threading.Lock()
 
 def python_include() -> Path | None:
     """The directory holding this interpreter's Python.h, or None (no development headers)."""
+    import sysconfig
+
     include = sysconfig.get_paths().get("include")
     return Path(include) if include and (Path(include) / "Python.h").is_file() else None
 
@@ -351,16 +352,14 @@ def entry_module() -> ModuleType | None:
     a compiler that fails): the loader then calls through cffi.
 
     Kept beside the kernels in ``<cache dir>/entry/``, named by a digest of its source, which
-    names the interpreter: a warm start only imports it, with no compiler probe and no cffi."""
-    include = python_include()
-    if include is None:
-        debug_log(1, "no Python.h: compiled functions are called through cffi")
-        return None
+    names the interpreter by its version and install prefix (they decide its Python.h): a warm
+    start only imports it, with no compiler probe, no cffi and no look-up of Python.h (which
+    loads sysconfig's data, about 1 ms)."""
     import hashlib  # here, not at the top: its OpenSSL costs 4-13 ms of `import aidjit`
 
     from aidjit.runtime.cache import cache_dir
 
-    source = f"/* Python {sys.version} ({include}) */\n{ENTRY_SOURCE}"
+    source = f"/* Python {sys.version} ({sys.base_prefix}) */\n{ENTRY_SOURCE}"
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
     path = cache_dir() / "entry" / f"{MODULE_NAME}-{digest}.so"
     try:
@@ -368,6 +367,10 @@ def entry_module() -> ModuleType | None:
             try:
                 return _import(path)
             except ImportError:  # not built yet, or damaged: build it (again)
+                include = python_include()
+                if include is None:
+                    debug_log(1, "no Python.h: compiled functions are called through cffi")
+                    return None
                 _build(source, include, path)
                 return _import(path)
     except (AidjitError, OSError, ImportError) as error:

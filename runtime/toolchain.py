@@ -37,7 +37,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import logging
 import os
 import shlex
 import shutil
@@ -49,13 +48,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aidjit.debug import debug_log
+from aidjit.debug import WARNING, debug_log, log
 from aidjit.errors import AidjitError, CompilationError, CompilerNotFoundError
 
 if TYPE_CHECKING:
     import subprocess
 
-logger = logging.getLogger("aidjit")
 
 OPENMP = "-fopenmp"
 
@@ -633,7 +631,8 @@ def _apply_verdict(toolchain: Toolchain, verdict: Verdict) -> Toolchain:
         f"{name} ({_bug_of(name)}): {what}" for name, what in sorted(verdict.failures.items())
     )
     if chosen == toolchain.cflags:
-        logger.warning(
+        log(
+            WARNING,
             "C compiler %s (%s) failed aidjit's toolchain self-test, with every fallback flag "
             "set too: %s. Compiled results may be wrong; try another compiler (CC=...).",
             toolchain.cc,
@@ -641,7 +640,8 @@ def _apply_verdict(toolchain: Toolchain, verdict: Verdict) -> Toolchain:
             described,
         )
         return toolchain
-    logger.warning(
+    log(
+        WARNING,
         "C compiler %s (%s) with flags %s failed aidjit's toolchain self-test: %s. "
         "Building with %s instead (slower; a newer compiler may not need it).",
         toolchain.cc,

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -291,7 +292,7 @@ def test_when_the_fallback_fails_too_a_cache_error_names_both(
     def no_temporary_directory(*args: object, **kwargs: object) -> str:
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp")
 
-    monkeypatch.setattr(cache.tempfile, "mkdtemp", no_temporary_directory)
+    monkeypatch.setattr(tempfile, "mkdtemp", no_temporary_directory)
     with pytest.raises(CacheError) as caught:
         build(ADD_SOURCE, toolchain)
     message = str(caught.value)
