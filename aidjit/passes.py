@@ -25,6 +25,7 @@ _AIDJIT_PASS_CLASSES: dict[str, tuple[str, str]] = {
         "ConvertLinalgToFusedLoopsPass",
     ),
     "tile-contractions": ("transforms.tile_contractions", "TileContractionsPass"),
+    "vectorize-transposes": ("transforms.vectorize_transposes", "VectorizeTransposesPass"),
     "vectorize-loops": ("transforms.vectorize_loops", "VectorizeLoopsPass"),
     "expand-math": ("transforms.expand_math", "ExpandMathPass"),
     "parallelize-outer-loops": (

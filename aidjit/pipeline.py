@@ -45,6 +45,7 @@ LOOP_PASSES: tuple[str, ...] = (
     # The schedules: their parameters come from the CPU detected (aidjit.runtime.target).
     f"tile-contractions{{vector-bytes={_TARGET.isa.vector_bytes} "
     f"registers={_TARGET.vector_registers} l1-bytes={_TARGET.l1d_bytes}}}",
+    f"vectorize-transposes{{vector-bytes={_TARGET.isa.vector_bytes}}}",
     f"vectorize-loops{{vector-bytes={_TARGET.isa.vector_bytes}}}",
     # exp and log as 1-ulp polynomials (libmvec's are 3 and 4 ulp, exp no faster); tanh left
     # to libmvec at the vector width (1 ulp, as fast as the 5-ulp rational): docs/performance.md.

@@ -666,6 +666,19 @@ def _emit_vector_store(emitter: _FunctionEmitter, op: vector.StoreOp) -> None:
     emitter.line(f"aidjit_store_{name}(&{address}, {emitter.expr(op.vector)});")
 
 
+def _emit_shuffle(emitter: _FunctionEmitter, op: vector.ShuffleOp) -> None:
+    """Lanes of two vectors picked by a constant mask: gcc's `__builtin_shuffle`, whose mask
+    is a vector of integers as wide as the lanes (one `vpermt2ps` on AVX-512)."""
+    type_ = op.result.type
+    if not (op.v1.type == op.v2.type == type_):
+        raise _unsupported(op, "a shuffle whose operands and result differ in type")
+    lanes, element, _, vector_c = _vector_spelling(type_)
+    mask_c = vector_name(lanes, mask_short(_C_SIZES[element]))
+    mask = ", ".join(str(lane) for lane in op.mask.get_values())
+    operands = f"{emitter.expr(op.v1)}, {emitter.expr(op.v2)}"
+    emitter.declare(op.result, vector_c, f"__builtin_shuffle({operands}, ({mask_c}){{{mask}}})")
+
+
 def _emit_create_mask(emitter: _FunctionEmitter, op: vector.CreateMaskOp) -> None:
     """The first n lanes set: lane indices compared with n, in the integer lanes of the vectors
     the mask selects (a mask of f64 lanes is 64-bit), which is what the masked helpers take."""
@@ -1005,6 +1018,7 @@ _STATEMENTS: dict[type[Operation], Callable[[_FunctionEmitter, Any], None]] = {
     vector.LoadOp: _emit_vector_load,
     vector.StoreOp: _emit_vector_store,
     vector.BroadcastOp: _emit_broadcast,
+    vector.ShuffleOp: _emit_shuffle,
     vector.FMAOp: _emit_vector_fma,
     vector.CreateMaskOp: _emit_create_mask,
     vector.MaskedLoadOp: _emit_masked_load,

@@ -386,6 +386,7 @@ VECTOR_OPS: tuple[type[Operation], ...] = (
     vector.LoadOp,
     vector.StoreOp,
     vector.BroadcastOp,
+    vector.ShuffleOp,
     vector.FMAOp,
     vector.ReductionOp,
     vector.CreateMaskOp,
@@ -539,6 +540,13 @@ class LoopVectorFunctions(InterpreterFunctions):
     ) -> PythonValues:
         type_ = cast(VectorType, op.vector.type)
         return (np.full(type_.get_shape(), args[0], dtype=_NUMPY_DTYPES[_element(type_)]),)
+
+    @impl(vector.ShuffleOp)
+    def run_shuffle(
+        self, interpreter: Interpreter, op: vector.ShuffleOp, args: PythonValues
+    ) -> PythonValues:
+        first, second = args
+        return (np.concatenate([first, second])[list(op.mask.get_values())],)
 
     @impl(vector.FMAOp)
     def run_fma(self, interpreter: Interpreter, op: vector.FMAOp, args: PythonValues):

@@ -244,8 +244,9 @@ def test_nan_propagating_max_and_sum_loops_have_no_branch(tmp_path: Path) -> Non
 
 
 def test_pipeline_order() -> None:
-    """vectorize-loops runs after the contraction tiling and before expand-math."""
+    """vectorize-loops runs after the contraction tiling and the transposes (whose scalar
+    remainders it may vectorise), before expand-math."""
     names = [type(p).name for p in parse_pipeline(DEFAULT_PIPELINE)]
     position = names.index(PASS)
-    assert names[position - 1] == "tile-contractions"
+    assert names[position - 2 : position] == ["tile-contractions", "vectorize-transposes"]
     assert names[position + 1] == "expand-math"
