@@ -1,8 +1,17 @@
-"""aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL."""
+"""aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL.
+
+The libraries written on the compiler (`aidjit.nn`, `aidjit.optim`, `aidjit.losses`) are
+imported on first use of the attribute, as `from aidjit import nn` or `aidjit.nn.Dense`: a
+program that only compiles functions does not pay for them in `import aidjit`.
+"""
+
+import importlib
+from typing import Any
 
 from aidjit import random, tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
 from aidjit.autodiff import GradientTape, Tensor, grad, ops, stop_gradient, value_and_grad
+from aidjit.cache_stats import CacheInfo, cache_clear, cache_info
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
@@ -19,12 +28,14 @@ from aidjit.errors import (
     UnsupportedError,
 )
 from aidjit.pipeline import DEFAULT_PIPELINE
+from aidjit.tape_jit import compile_tape
 
 __all__ = [
     "AidjitError",
     "ArgumentCountError",
     "ArgumentValueError",
     "CacheError",
+    "CacheInfo",
     "CompilationError",
     "CompiledFunction",
     "CompilerNotFoundError",
@@ -39,12 +50,26 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "UnsupportedError",
+    "cache_clear",
+    "cache_info",
     "compile",
+    "compile_tape",
     "grad",
     "jit",
+    "losses",
+    "nn",
     "ops",
+    "optim",
     "random",
     "stop_gradient",
     "tree_util",
     "value_and_grad",
 ]
+
+_LAZY_MODULES = frozenset({"nn", "optim", "losses"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"aidjit.{name}")
+    raise AttributeError(f"module 'aidjit' has no attribute {name!r}")
