@@ -11,7 +11,6 @@ from typing import Any
 from aidjit import random, tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
 from aidjit.autodiff import GradientTape, Tensor, grad, ops, stop_gradient, value_and_grad
-from aidjit.cache_stats import CacheInfo, cache_clear, cache_info
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
@@ -28,14 +27,12 @@ from aidjit.errors import (
     UnsupportedError,
 )
 from aidjit.pipeline import DEFAULT_PIPELINE
-from aidjit.tape_jit import compile_tape
 
 __all__ = [
     "AidjitError",
     "ArgumentCountError",
     "ArgumentValueError",
     "CacheError",
-    "CacheInfo",
     "CompilationError",
     "CompiledFunction",
     "CompilerNotFoundError",
@@ -50,10 +47,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "UnsupportedError",
-    "cache_clear",
-    "cache_info",
     "compile",
-    "compile_tape",
     "grad",
     "jit",
     "losses",
