@@ -1,8 +1,9 @@
 """aidjit: a JIT compiler for numpy computation graphs, built the MLIR way on xDSL.
 
-The libraries written on the compiler (`aidjit.nn`, `aidjit.optim`, `aidjit.losses`) are
-imported on first use of the attribute, as `from aidjit import nn` or `aidjit.nn.Dense`: a
-program that only compiles functions does not pay for them in `import aidjit`.
+The libraries written on the compiler (`aidjit.nn`, `aidjit.optim`, `aidjit.losses`,
+`aidjit.Trainer`) are imported on first use of the attribute, as `from aidjit import nn` or
+`aidjit.nn.Dense`: a program that only compiles functions does not pay for them in
+`import aidjit`.
 """
 
 import importlib
@@ -11,6 +12,7 @@ from typing import Any
 from aidjit import random, tree_util
 from aidjit.api import CompiledFunction, JitFunction, compile, jit
 from aidjit.autodiff import GradientTape, Tensor, grad, ops, stop_gradient, value_and_grad
+from aidjit.cache_stats import CacheInfo, cache_clear, cache_info
 from aidjit.errors import (
     AidjitError,
     ArgumentCountError,
@@ -27,12 +29,14 @@ from aidjit.errors import (
     UnsupportedError,
 )
 from aidjit.pipeline import DEFAULT_PIPELINE
+from aidjit.tape_jit import compile_tape
 
 __all__ = [
     "AidjitError",
     "ArgumentCountError",
     "ArgumentValueError",
     "CacheError",
+    "CacheInfo",
     "CompilationError",
     "CompiledFunction",
     "CompilerNotFoundError",
@@ -46,8 +50,12 @@ __all__ = [
     "PipelineError",
     "ShapeError",
     "Tensor",
+    "Trainer",
     "UnsupportedError",
+    "cache_clear",
+    "cache_info",
     "compile",
+    "compile_tape",
     "grad",
     "jit",
     "losses",
@@ -61,9 +69,13 @@ __all__ = [
 ]
 
 _LAZY_MODULES = frozenset({"nn", "optim", "losses"})
+_LAZY_ATTRIBUTES = {"Trainer": "aidjit.training"}
+"""Classes of the libraries on the compiler, by the module that defines them."""
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"aidjit.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'aidjit' has no attribute {name!r}")

@@ -27,6 +27,7 @@ import functools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
+from aidjit import cache_stats
 from aidjit.arguments import Binder, BoundCall, CallKey, CallSignature
 from aidjit.autodiff.primitives import Family, Precondition
+from aidjit.autodiff.tensor import Tensor, constant
 from aidjit.autodiff.trace import Trace, trace_function
-from aidjit.autodiff.tree_util import is_node, tree_structure
+from aidjit.autodiff.tree_util import is_node, tree_map, tree_structure
 from aidjit.debug import ERROR, INFO, WARNING, debug_log, log
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, PipelineError
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, default_pipeline
@@ -103,6 +106,9 @@ class Options:
     is compiled in: it sets parallelize-outer-loops' option in the default pipeline (so it shows
     in `.pipeline` and is part of the cache key); a `pipeline` given by hand sets its own.
     Results are bitwise the same for any count (see docs/performance.md, "Threads").
+
+    `warmup` (`jit` only): how many calls run the Python function eagerly before the first
+    compile, so code that runs a few times never pays for compiling (see `WarmupJitFunction`).
     """
 
     pipeline: str = DEFAULT_PIPELINE
@@ -114,9 +120,10 @@ class Options:
     max_versions: int = 8
     tier: Tier = "auto"
     threads: int = 1
+    warmup: int = 0
 
     CODE_NEUTRAL: ClassVar[frozenset[str]] = frozenset(
-        {"backend", "static_argnums", "static_argnames", "max_versions", "tier"}
+        {"backend", "static_argnums", "static_argnames", "max_versions", "tier", "warmup"}
     )
     """Options that never change the kernel (static values change the trace, keyed itself)."""
 
@@ -140,6 +147,11 @@ class Options:
             raise ValueError(f"backend must be 'c' or 'interpreter', got {made.backend!r}")
         if made.max_versions < 1:
             raise ValueError(f"max_versions must be at least 1, got {made.max_versions}")
+        if isinstance(made.warmup, bool) or not isinstance(made.warmup, int) or made.warmup < 0:
+            raise ValueError(
+                f"warmup must be a non-negative integer (calls run eagerly before compiling), "
+                f"got {made.warmup!r}"
+            )
         if made.tier not in TIERS:
             given = "" if "tier" in given_options else f" (from ${TIER_ENV_VAR})"
             raise ValueError(f"tier must be 'auto' or 'optimized', got {made.tier!r}{given}")
@@ -306,6 +318,8 @@ class CompiledFunction:
         self.stats.total_ms = (time.perf_counter() - self._started) * 1e3
         if self.stats.tier == "optimized":
             self.stats.optimized_ms = self.stats.total_ms
+        if self._builder is None:  # else the background build counts itself when it is done
+            cache_stats.record_compile(self.stats.cache, self.stats.total_ms)
         debug_log(
             1,
             f"compiled {self.__name__} in {self.stats.total_ms:.1f} ms "
@@ -538,6 +552,7 @@ class CompiledFunction:
         self._call = native
         self.stats.tier = "optimized"
         self.stats.optimized_ms = (time.perf_counter() - self._started) * 1e3
+        cache_stats.record_compile(self.stats.cache, self.stats.optimized_ms)
 
     def wait(self) -> CompiledFunction:
         """Block until the optimised kernel runs the calls (at once if it already does);
@@ -786,6 +801,11 @@ def compile(fn: Callable[..., Any], *example_args: Any, **options: Any) -> Compi
     or "optimized": what runs while the kernel is built, see `Options`).
     """
     made = Options.make(**options)
+    if made.warmup:
+        raise ValueError(
+            "aidjit.compile compiles now: warmup= is an option of aidjit.jit, which runs the "
+            "first calls eagerly"
+        )
     binder = Binder(fn, made.static_argnums, made.static_argnames)
     signature = binder.bind(example_args, {}).signature()
     log(INFO, "compiling %s: aidjit.compile [%s]", binder.name, signature.describe())
@@ -798,6 +818,22 @@ class Version(NamedTuple):
     signature: str
     reason: str
     compiled: CompiledFunction
+
+
+class JitStats(NamedTuple):
+    """How a jitted function's calls ran: `eager_calls` during its warm-up (`warmup=`), and
+    `compiled_calls` after it, by a compiled version; `versions` compiled so far. Calls are
+    counted only with a warm-up: a plain `jit` keeps its dispatch free of counters, and says
+    `compiled_calls=None`."""
+
+    warmup: int
+    eager_calls: int
+    compiled_calls: int | None
+    versions: int
+
+
+_live_jit_functions: weakref.WeakSet[JitFunction] = weakref.WeakSet()
+"""Every JitFunction alive, for `aidjit.cache_clear` to empty their versions."""
 
 
 class JitFunction:
@@ -819,6 +855,7 @@ class JitFunction:
         """By argument count, the version a plain call last used (see `__call__`)."""
         self._latest: CallSignature | None = None
         self._lock = threading.Lock()
+        _live_jit_functions.add(self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs:
@@ -836,10 +873,29 @@ class JitFunction:
         if bound.needs_python:
             # Inside an outer trace or under a watching tape: inline, as jax.jit does.
             return self._fn(*args, **kwargs)
+        return self._run(bound, len(args))
+
+    def _run(self, bound: BoundCall, count: int) -> Any:
+        """Run a bound call (of `count` positional arguments) on its compiled version."""
         compiled = self._version_for(bound)
         if bound.plain:  # positional numpy arrays only: the key is exactly what the entry checks
-            self._exact_versions[len(args)] = compiled
+            self._exact_versions[count] = compiled
         return compiled.run_leaves(bound.arrays())
+
+    def _count_call(self) -> None:
+        """Called by a bound method before each call; only a warm-up function counts calls."""
+
+    @property
+    def stats(self) -> JitStats:
+        """How calls ran (see `JitStats`; a plain jit counts no calls)."""
+        return JitStats(0, 0, None, len(self._versions))
+
+    def clear_versions(self) -> None:
+        """Forget every compiled version: the next call compiles again (`aidjit.cache_clear`)."""
+        with self._lock:
+            self._exact_versions = {}
+            self._versions = {}
+            self._latest = None
 
     def compiled(self, *args: Any, **kwargs: Any) -> CompiledFunction:
         """The compiled version for these arguments' signature, compiling it if needed."""
@@ -861,10 +917,13 @@ class JitFunction:
                 self._compile(bound.signature())
             return self._versions[bound.key].compiled
 
+    _first_reason = "first call"
+    """Why the first version is compiled, for the log."""
+
     def _compile(self, signature: CallSignature) -> None:
         name = self._binder.name
         previous = self._latest
-        reason = "first call" if previous is None else signature.changes_from(previous)
+        reason = self._first_reason if previous is None else signature.changes_from(previous)
         count = len(self._versions) + 1
         log(INFO, "compiling %s version %d: %s [%s]", name, count, reason, signature.describe())
         compiled = CompiledFunction(self._binder, signature, self.options)
@@ -897,6 +956,79 @@ class JitFunction:
         return f"<aidjit.jit {self._binder.name} at {id(self):#x}>"
 
 
+class WarmupJitFunction(JitFunction):
+    """`aidjit.jit(fn, warmup=N)`: the first N calls run `fn` eagerly, then calls compile.
+
+    For code that may run only a few times (a script, an evaluation pass, a notebook cell),
+    where a compile would cost more than it saves. The warm-up counts calls to the function,
+    whatever their signatures; afterwards it is a plain `jit` (one version per signature).
+    An eager call runs `fn` as the compiled code would see it: on Tensors (the arrays'
+    leaves; Python numbers as weakly typed scalars), the statics as given, and returns fresh
+    numpy arrays in `fn`'s return structure. What only a trace rejects (`float(t)`, `if t:`)
+    works eagerly and raises `ConcretizationError` at the first compile.
+
+    `stats` (`JitStats`) counts the eager and the compiled calls: unlike a plain `jit`, each
+    call pays for one counter.
+    """
+
+    def __init__(self, fn: Callable[..., Any], options: Options) -> None:
+        super().__init__(fn, options)
+        self._calls = 0
+        self._eager_calls = 0
+        self._python_calls = 0
+        """Calls inlined into an outer trace or tape: neither eager warm-up nor compiled."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls += 1
+        return super().__call__(*args, **kwargs)
+
+    def _count_call(self) -> None:
+        self._calls += 1
+
+    def _call(self, args: Sequence[Any], kwargs: dict[str, Any], static_self: bool) -> Any:
+        bound = self._binder.bind(args, kwargs, static_self)
+        if bound.needs_python:
+            self._python_calls += 1
+            return self._fn(*args, **kwargs)
+        if self._eager_calls < self.options.warmup and self._take_eager_call():
+            return self._run_eagerly(bound)
+        return self._run(bound, len(args))
+
+    def _take_eager_call(self) -> bool:
+        """Whether this call is one of the warm-up's (exactly N, also from several threads)."""
+        with self._lock:
+            if self._eager_calls >= self.options.warmup:
+                return False
+            self._eager_calls += 1
+            return True
+
+    def _run_eagerly(self, bound: BoundCall) -> Any:
+        """`fn` on the call's leaves as concrete Tensors, as the trace would see them."""
+        signature = bound.signature()  # checks each leaf as a compile would
+        leaves = [
+            leaf
+            if isinstance(leaf, Tensor)
+            else constant(leaf, argument.spec.dtype, weak=argument.weak)
+            for leaf, argument in zip(bound.leaves, signature.arguments, strict=True)
+        ]
+        result = self._binder.flat_function(signature)(*leaves)
+        return tree_map(_fresh_array, result)
+
+    @property
+    def _first_reason(self) -> str:  # type: ignore[override]
+        return f"first call after {self._eager_calls} eager warm-up calls"
+
+    @property
+    def stats(self) -> JitStats:
+        compiled = self._calls - self._eager_calls - self._python_calls
+        return JitStats(self.options.warmup, self._eager_calls, compiled, len(self._versions))
+
+
+def _fresh_array(leaf: Any) -> np.ndarray:
+    """An eager result leaf as compiled code returns it: a numpy array of its own."""
+    return np.array(leaf.numpy() if isinstance(leaf, Tensor) else leaf)
+
+
 class BoundJitFunction:
     """A jitted method bound to an instance (see `JitFunction`'s docstring for `self`)."""
 
@@ -908,6 +1040,7 @@ class BoundJitFunction:
         self._static_self = not is_node(instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.__func__._count_call()
         return self.__func__._call((self.__self__, *args), kwargs, self._static_self)
 
     def versions(self) -> list[Version]:
@@ -920,6 +1053,15 @@ class BoundJitFunction:
 def jit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """Decorator (`@aidjit.jit`, `@aidjit.jit(static_argnames="n")`) or call (`aidjit.jit(fn)`)."""
     made = Options.make(**options)
+    kind = WarmupJitFunction if made.warmup else JitFunction
     if fn is None:
-        return lambda f: JitFunction(f, made)
-    return JitFunction(fn, made)
+        return lambda f: kind(f, made)
+    return kind(fn, made)
+
+
+def _clear_jit_versions() -> None:
+    for jitted in list(_live_jit_functions):
+        jitted.clear_versions()
+
+
+cache_stats.on_clear(_clear_jit_versions)

@@ -3,22 +3,47 @@
 The tape keeps the nodes in the order they ran, which is already a topological order, and walks
 it in reverse, calling each primitive's vector-Jacobian rule and accumulating with `+` (an `add`
 op, so the backward pass is an ordinary graph that outer tapes and the tracer record too).
+
+It also keeps the *detached* applications (`stop_gradient`, the max inside softmax) on tensors
+it tracks: no gradient flows through them, but with them the recording is a complete program of
+its inputs, which `aidjit.compile_tape` and `GradientTape(use_jit=True)` replay on new values
+(see `aidjit.autodiff.replay`). Without them, a replay would reuse the recorded value of every
+stop-gradient: silently stale results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 import numpy as np
 
 from aidjit.autodiff.tensor import Node, Tensor, active_tapes, apply, constant
 from aidjit.errors import AidjitError, GradientError
 
+if TYPE_CHECKING:
+    from aidjit.api import CompiledFunction
+
 UnconnectedGradients = Literal["none", "zero"]
 """What `GradientTape.gradient` returns for a source the target does not depend on."""
 
 _UNCONNECTED = get_args(UnconnectedGradients)
+
+JitPath = Literal["eager", "compiled", "reused"]
+"""How a `gradient` call ran: the eager backward pass, a gradient function compiled for this
+recording's structure, or one compiled earlier for the same structure."""
+
+
+class Recording(NamedTuple):
+    """What a tape recorded, read-only: for replaying it (`aidjit.autodiff.replay`)."""
+
+    nodes: Sequence[Node]
+    """Every recorded application, in program order."""
+    detached: frozenset[int]
+    """The ids of the nodes no gradient flows through (stop-gradients)."""
+    watched: Mapping[int, Tensor]
+    """The tensors gradients may be taken with respect to, by id (watched or computed from
+    watched ones through differentiable nodes)."""
 
 
 class GradientTape:
@@ -27,12 +52,32 @@ class GradientTape:
     `persistent=False` allows one `gradient` call; `True` allows many. A tape belongs to the
     thread that opened it. Tapes nest: an outer tape records the gradient computation of an inner
     one, which gives second derivatives.
+
+    `use_jit=True` makes `gradient` compile the recorded forward computation and its gradient
+    into one function, cached by the recording's structure (ops, params, shapes and dtypes), and
+    call it on this recording's values: a loop that records the same structure each step
+    compiles once. `jit_options` are `aidjit.jit`'s options for that compile. After each
+    `gradient` call, `jit_path` says how it ran ("eager", "compiled", "reused") and `compiled`
+    is the compiled function that ran, if any. See `aidjit.tape_jit`.
     """
 
-    def __init__(self, persistent: bool = False) -> None:
+    def __init__(
+        self,
+        persistent: bool = False,
+        use_jit: bool = False,
+        jit_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.persistent = persistent
+        self.use_jit = use_jit
+        self.jit_options = dict(jit_options or {})
+        self.jit_path: JitPath | None = None
+        self.compiled: CompiledFunction | None = None
         self._watched: dict[int, Tensor] = {}
+        self._tracked: set[int] = set()
+        """Ids of the watched tensors and of every recorded output: what the tape follows.
+        Each id's tensor is kept alive by `_watched` or `_nodes`, so an id is never reused."""
         self._nodes: list[Node] = []
+        self._detached: set[int] = set()
         self._used = False
         self._recording = False
 
@@ -53,17 +98,28 @@ class GradientTape:
             if not isinstance(tensor, Tensor):
                 raise TypeError(f"GradientTape.watch expects aidjit Tensors, got {type(tensor)}")
             self._watched[id(tensor)] = tensor
+            self._tracked.add(id(tensor))
 
     def watches(self, tensor: Tensor) -> bool:
         """Whether operations on `tensor` are being recorded by this tape now."""
-        return self._recording and id(tensor) in self._watched
+        return self._recording and id(tensor) in self._tracked
 
-    def record(self, node: Node) -> None:
-        if not self._recording:
+    def record(self, node: Node, differentiable: bool = True) -> None:
+        """Keep `node` if it reads a tensor this tape follows. Its output is followed too; it is
+        a valid source of `gradient` only through a differentiable node from a watched one."""
+        if not self._recording or not any(id(t) in self._tracked for t in node.inputs):
             return
-        if any(id(t) in self._watched for t in node.inputs):
-            self._nodes.append(node)
-            self._watched[id(node.output)] = node.output
+        self._nodes.append(node)
+        output = node.output
+        self._tracked.add(id(output))
+        if not differentiable:
+            self._detached.add(id(node))
+        elif any(id(t) in self._watched for t in node.inputs):
+            self._watched[id(output)] = output
+
+    def recording(self) -> Recording:
+        """The recorded program (see `Recording`), for `aidjit.compile_tape` and `use_jit`."""
+        return Recording(tuple(self._nodes), frozenset(self._detached), self._watched)
 
     def gradient(
         self,
@@ -102,14 +158,25 @@ class GradientTape:
         for position, source in enumerate(source_list):
             self._check_watched(position, source)
         self._used = True
+        zeros = unconnected_gradients == "zero"
         was_recording, self._recording = self._recording, False
         try:
-            grads = self._backward(target, {id(s) for s in source_list})
+            results = self._jit_gradient(target, source_list, zeros) if self.use_jit else None
+            if results is None:
+                self.jit_path, self.compiled = "eager", None
+                grads = self._backward(target, {id(s) for s in source_list})
+                results = [self._export(grads.get(id(s)), s, zeros) for s in source_list]
         finally:
             self._recording = was_recording
-        zeros = unconnected_gradients == "zero"
-        results = [self._export(grads.get(id(s)), s, zeros) for s in source_list]
         return results[0] if single else results
+
+    def _jit_gradient(self, target: Tensor, sources: list[Tensor], zeros: bool) -> list[Any] | None:
+        """The gradients from the compiled function of this recording's structure, or None
+        where the eager pass must run (see `aidjit.tape_jit.jit_gradient`). Imported here, not
+        at the top: the compiler's front door is loaded only by a tape that asks for it."""
+        from aidjit.tape_jit import jit_gradient
+
+        return jit_gradient(self, target, sources, zeros)
 
     def _check_watched(self, position: int, source: Any) -> None:
         if not isinstance(source, Tensor):
@@ -129,7 +196,7 @@ class GradientTape:
         grads: dict[int, Tensor] = {id(target): _ones_like(target)}
         for node in reversed(self._nodes):
             cotangent = grads.get(id(node.output))
-            if cotangent is None or node.primitive.vjp is None:
+            if cotangent is None or node.primitive.vjp is None or id(node) in self._detached:
                 continue
             thunks = node.primitive.vjp(cotangent, node.inputs, node.output, **node.params)
             for tensor, thunk in zip(node.inputs, thunks, strict=True):
@@ -144,7 +211,7 @@ class GradientTape:
         """Tensors on a path from a source: only their gradients are worth building."""
         needed = set(source_ids)
         for node in self._nodes:
-            if any(id(t) in needed for t in node.inputs):
+            if id(node) not in self._detached and any(id(t) in needed for t in node.inputs):
                 needed.add(id(node.output))
         return needed
 

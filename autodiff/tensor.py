@@ -437,7 +437,9 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
     """Run `primitive` on operands, eagerly or into a trace, and record it on watching tapes.
 
     `record=False` detaches the result from every tape (a stop-gradient), used where a
-    composite needs a value only for numerical stability, such as the max in softmax.
+    composite needs a value only for numerical stability, such as the max in softmax. Tapes
+    still see the application, marked detached: no gradient flows through it, but a tape
+    replayed on new inputs (`aidjit.compile_tape`) recomputes it instead of reusing a value.
     """
     if set(params) != set(primitive.params):
         expected = ", ".join(primitive.params) or "none"
@@ -470,7 +472,6 @@ def apply(primitive: Primitive, *operands: Any, record: bool = True, **params: A
         node = Node(primitive, inputs, params, output)
         output._node = node
         trace.record(node)
-    if record:
-        for tape in active_tapes():
-            tape.record(node)
+    for tape in active_tapes():
+        tape.record(node, differentiable=record)
     return output

@@ -71,12 +71,13 @@ def test_import_aidjit_imports_neither_xdsl_nor_cffi(tmp_path: Path) -> None:
 def test_the_libraries_on_the_compiler_are_imported_on_first_use(tmp_path: Path) -> None:
     script = (
         "import aidjit, sys; print([m in sys.modules for m in "
-        "('aidjit.nn', 'aidjit.optim', 'aidjit.losses', 'logging')]); "
-        "print(aidjit.nn.Dense.__module__, aidjit.optim.Adam.__name__, aidjit.losses.mse.__name__)"
+        "('aidjit.nn', 'aidjit.optim', 'aidjit.losses', 'aidjit.training', 'logging')]); "
+        "print(aidjit.nn.Dense.__module__, aidjit.optim.Adam.__name__, aidjit.losses.mse.__name__, "
+        "aidjit.Trainer.__module__)"
     )
     assert run_python(script, tmp_path).splitlines() == [
-        "[False, False, False, False]",
-        "aidjit.nn.core Adam mse",
+        "[False, False, False, False, False]",
+        "aidjit.nn.core Adam mse aidjit.training",
     ]
 
 
