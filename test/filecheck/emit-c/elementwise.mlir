@@ -7,10 +7,17 @@
 // CHECK-NEXT: #endif
 // CHECK-NEXT: extern float tanhf(float) __attribute__((const));
 // The maximum helper tells +0 from -0 by arithmetic, never by sign bit: gcc 12.2 crashes
-// vectorising `signbit` of a value it knows is non-negative (see emit_c._HELPERS).
+// vectorising `signbit` of a value it knows is non-negative (see emit_c._HELPERS); it selects
+// with masks on the bits (int64 for double), so it has no branch.
 // CHECK:      static inline double aidjit_maximum_f64(double a, double b) {
-// CHECK-NEXT:     const double larger = (a == 0 && b == 0) ? a + b : (a > b ? a : b);
-// CHECK-NEXT:     return (isnan(a) || isnan(b)) ? a + b : larger;
+// CHECK-NEXT:     const double sum = a + b;
+// CHECK-NEXT:     const int64_t greater = -(int64_t)(a > b), zeros = -(int64_t)((a == 0) & (b == 0));
+// CHECK-NEXT:     const int64_t nan = -(int64_t)((a != a) | (b != b));
+// CHECK-NEXT:     int64_t x, y, s, bits;
+// CHECK:          bits = (((x & greater) | (y & ~greater)) & ~zeros) | (s & zeros);
+// CHECK-NEXT:     bits = (s & nan) | (bits & ~nan);
+// CHECK-NOT:      ?
+// CHECK:          return result;
 // CHECK-NEXT: }
 
 builtin.module {
