@@ -26,17 +26,22 @@ from aidjit.nn.activation import (
     Softplus,
     Tanh,
 )
+from aidjit.nn.attention import MultiHeadAttention
 from aidjit.nn.containers import Add, Concat, Container, Residual, Sequential
-from aidjit.nn.conv import Conv2d
+from aidjit.nn.conv import Conv2d, ConvTranspose2d, DepthwiseConv2d, LocallyConnected2d
 from aidjit.nn.core import Dense, Dropout, Embedding, Flatten, Reshape
+from aidjit.nn.graph import GraphConv
 from aidjit.nn.module import Layer, NotInitializedError
 from aidjit.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from aidjit.nn.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from aidjit.nn.rbf import RBF
+from aidjit.nn.spatial import PixelShuffle, PixelUnshuffle, SpatialTransformer, Upsample
 
 __all__ = [
     "ACTIVATION_LAYERS",
     "ELU",
     "GELU",
+    "RBF",
     "SELU",
     "Activation",
     "Add",
@@ -46,29 +51,37 @@ __all__ = [
     "Concat",
     "Container",
     "Conv2d",
+    "ConvTranspose2d",
     "Dense",
+    "DepthwiseConv2d",
     "Dropout",
     "Embedding",
     "Flatten",
     "GlobalAvgPool2d",
+    "GraphConv",
     "GroupNorm",
     "HardSigmoid",
     "HardTanh",
     "Layer",
     "LayerNorm",
     "LeakyReLU",
+    "LocallyConnected2d",
     "LogSoftmax",
     "MaxPool2d",
     "Mish",
+    "MultiHeadAttention",
     "NotInitializedError",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "ReLU",
     "Reshape",
     "Residual",
-    "SELU",
     "Sequential",
     "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
+    "SpatialTransformer",
     "Tanh",
+    "Upsample",
 ]

@@ -39,3 +39,21 @@ def bias_uniform(
 def normal(rng: np.random.Generator, shape: Shape, dtype: np.dtype, std: float = 1.0) -> np.ndarray:
     """torch.nn.init.normal_: N(0, std^2); std 1 is torch.nn.Embedding's default."""
     return (rng.standard_normal(size=shape) * std).astype(dtype)
+
+
+def xavier_uniform(
+    rng: np.random.Generator,
+    shape: Shape,
+    fan_in: int,
+    fan_out: int,
+    dtype: np.dtype,
+    gain: float = 1.0,
+) -> np.ndarray:
+    """torch.nn.init.xavier_uniform_ (Glorot & Bengio 2010): U(-bound, bound) with
+    bound = gain * sqrt(6 / (fan_in + fan_out)), which keeps the variance of activations and
+    of gradients alike through the layer. MultiHeadAttention's input projections and
+    GraphConv's weight (PyTorch Geometric's glorot) use it."""
+    if fan_in + fan_out == 0:
+        return np.zeros(shape, dtype)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)

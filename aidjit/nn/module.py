@@ -23,6 +23,11 @@ Writing a layer: subclass `Layer`, call `super().__init__(name)` from `__init__`
 - `call(params, x) -> y` for a layer without state or randomness, or `forward(params, state, x,
   training, key) -> (y, new_state)` for one with either.
 
+A layer of several inputs (GraphConv's features and adjacency, attention's query, key and value)
+takes them as one tuple or dict of arrays, `x = (features, adjacency)`: its input shape, in
+`init` and in `output_shape`, is then the same tuple or dict of shapes (`shape_of`), and such a
+layer can open a `Sequential`.
+
 Seeds: `init(seed)` makes `np.random.default_rng(np.random.SeedSequence(seed))`; a container
 spawns one child stream per child (`Generator.spawn`, in the children's order), so a child's
 numbers depend on its position and the seed, not on what its siblings drew.
@@ -38,6 +43,8 @@ from aidjit import tree_util
 from aidjit.errors import AidjitError, ArgumentValueError, DTypeError, ShapeError
 
 Shape = tuple[int, ...]
+InputShape = Any
+"""A `Shape`, or for a layer of several inputs a tuple or dict of them (see `shape_of`)."""
 ErrorT = TypeVar("ErrorT", bound=AidjitError)
 Params = dict[str, Any]
 State = dict[str, Any]
@@ -68,6 +75,17 @@ def as_generator(seed_or_rng: int | np.random.Generator) -> np.random.Generator:
     raise ArgumentValueError(
         f"init: expected an int seed or a numpy Generator, got {type(seed_or_rng).__name__}"
     )
+
+
+def shape_of(x: Any) -> InputShape:
+    """The shape of a layer's input: an array's shape; for several inputs, a tuple or dict of
+    arrays, the same tuple or dict of their shapes (`((5, 3), (2, 8))` for features and an
+    edge list)."""
+    if isinstance(x, tuple):
+        return tuple(shape_of(item) for item in x)
+    if isinstance(x, dict):
+        return {name: shape_of(item) for name, item in x.items()}
+    return tuple(np.shape(x))
 
 
 def count_values(tree: Any) -> int:
@@ -102,7 +120,7 @@ class Layer:
         (`dense` -> `dense_1`), so a layer belongs to one container."""
         self.params: Params | None = None
         self.state: State | None = None
-        self.input_shape: Shape | None = None
+        self.input_shape: InputShape | None = None
         self.dtype: np.dtype | None = None
 
     def __repr__(self) -> str:
@@ -174,7 +192,7 @@ class Layer:
     def init(
         self,
         seed_or_rng: int | np.random.Generator,
-        input_shape: Shape,
+        input_shape: InputShape,
         dtype: Any = np.float32,
     ) -> tuple[Params, State]:
         """Parameters and state for inputs of `input_shape` (batch axis included, any size),
@@ -194,7 +212,7 @@ class Layer:
         """Pure forward pass: `(y, new_state)`. `training` selects batch statistics in norms and
         active dropout; `key` (an `aidjit.random.key`) feeds the layers that draw random numbers.
         An error raised inside names the innermost layer that failed."""
-        self.output_shape(tuple(np.shape(x)))
+        self.output_shape(shape_of(x))
         try:
             return self.forward(params, state, x, training, key)
         except AidjitError as error:
@@ -252,7 +270,13 @@ class Layer:
             raise self.error(DTypeError, f"parameters are float32 or float64, got {dtype!r}")
         return resolved
 
-    def _shape(self, input_shape: Any) -> Shape:
+    def _shape(self, input_shape: Any) -> InputShape:
+        if isinstance(input_shape, dict):
+            return {name: self._shape(shape) for name, shape in input_shape.items()}
+        if isinstance(input_shape, tuple | list) and any(
+            isinstance(shape, tuple | list | dict) for shape in input_shape
+        ):
+            return tuple(self._shape(shape) for shape in input_shape)
         try:
             shape = tuple(int(size) for size in input_shape)
         except (TypeError, ValueError):

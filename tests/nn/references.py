@@ -125,3 +125,180 @@ ACTIVATIONS = {
     "Softmax": ({"axis": 1}, lambda x: np.exp(log_softmax(x, 1))),
 }
 """torch.nn class name -> (the options the test passes, the numpy formula with them)."""
+
+
+def conv_transpose2d(
+    x, w, b, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=1
+):
+    """torch's conv_transpose2d by its definition: every input pixel adds its kernel, weighted
+    by its value, into the output at (h * stride + i * dilation - padding, ...); the
+    output_padding rows and columns extend the high side."""
+    n, c_in, h, wd = x.shape
+    _, per_group, kh, kw = w.shape
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
+    full = ((h - 1) * sh + dh * (kh - 1) + 1 + oph, (wd - 1) * sw + dw * (kw - 1) + 1 + opw)
+    out = np.zeros((n, per_group * groups, *full))
+    inputs_per_group = c_in // groups
+    for g in range(groups):
+        xs = x[:, g * inputs_per_group : (g + 1) * inputs_per_group]
+        ws = w[g * inputs_per_group : (g + 1) * inputs_per_group]
+        rows = slice(g * per_group, (g + 1) * per_group)
+        for i in range(kh):
+            for j in range(kw):
+                spread = out[:, rows, i * dh : i * dh + sh * (h - 1) + 1 : sh]
+                spread[..., j * dw : j * dw + sw * (wd - 1) + 1 : sw] += np.einsum(
+                    "nchw,co->nohw", xs, ws[:, :, i, j]
+                )
+    out = out[:, :, ph : full[0] - ph, pw : full[1] - pw]
+    return out if b is None else out + b[None, :, None, None]
+
+
+def locally_connected2d(x, w, b, stride=(1, 1), padding=(0, 0)):
+    """out[n, f, y, x] = sum over c, i, j of w[y, x, f, c, i, j] * xp[n, c, y*sh + i, x*sw + j]."""
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow, f, _, kh, kw = w.shape
+    out = np.zeros((x.shape[0], f, oh, ow))
+    for y in range(oh):
+        for z in range(ow):
+            patch = xp[:, :, y * sh : y * sh + kh, z * sw : z * sw + kw]
+            out[:, :, y, z] = np.einsum("ncij,fcij->nf", patch, w[y, z])
+    return out if b is None else out + b
+
+
+def upsample_nearest(x, sizes, factors):
+    """torch's nearest interpolation: source index min(floor(dst * scale), n - 1) per axis,
+    scale = 1 / scale_factor when a factor is given, else in / out."""
+    for axis, (out, factor) in enumerate(zip(sizes, factors, strict=True), start=2):
+        n = x.shape[axis]
+        scale = 1.0 / factor if factor else n / out
+        source = np.minimum(np.floor(np.arange(out) * scale).astype(int), n - 1)
+        x = np.take(x, source, axis=axis)
+    return x
+
+
+def upsample_linear(x, sizes, factors, align_corners):
+    """torch's (bi)linear interpolation, one axis at a time (it is separable): the source
+    position dst * (n - 1) / (out - 1) with align_corners, else (dst + 0.5) * scale - 0.5
+    clamped at 0; the two pixels around it weighed by distance."""
+    for axis, (out, factor) in enumerate(zip(sizes, factors, strict=True), start=2):
+        n = x.shape[axis]
+        dst = np.arange(out, dtype=np.float64)
+        if align_corners:
+            source = dst * ((n - 1) / (out - 1)) if out > 1 else np.zeros(out)
+        else:
+            scale = 1.0 / factor if factor else n / out
+            source = np.maximum((dst + 0.5) * scale - 0.5, 0.0)
+        low = np.minimum(np.floor(source).astype(int), n - 1)
+        high = np.minimum(low + 1, n - 1)
+        shape = [1] * x.ndim
+        shape[axis] = out
+        weight = (source - low).reshape(shape)
+        x = np.take(x, low, axis=axis) * (1 - weight) + np.take(x, high, axis=axis) * weight
+    return x
+
+
+def pixel_shuffle(x, r):
+    """out[..., c, h * r + i, w * r + j] = x[..., c * r * r + i * r + j, h, w]."""
+    *batch, channels, h, w = x.shape
+    out = np.empty((*batch, channels // (r * r), h * r, w * r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i::r, j::r] = x[..., i * r + j :: r * r, :, :]
+    return out
+
+
+def pixel_unshuffle(x, r):
+    """pixel_shuffle's inverse: out[..., c * r * r + i * r + j, h, w] = x[..., c, h*r+i, w*r+j]."""
+    *batch, channels, h, w = x.shape
+    out = np.empty((*batch, channels * r * r, h // r, w // r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i * r + j :: r * r, :, :] = x[..., i::r, j::r]
+    return out
+
+
+def graph_conv(x, adjacency, w, b):
+    """Kipf & Welling: D^-1/2 (A + I) D^-1/2 x w + b; an int edge list [2, E] counts edges
+    source -> target into A[target, source]."""
+    nodes = x.shape[0]
+    if adjacency.dtype.kind == "i":
+        counts = np.zeros((nodes, nodes))
+        np.add.at(counts, (adjacency[1], adjacency[0]), 1.0)
+        adjacency = counts
+    looped = adjacency + np.eye(nodes)
+    scale = 1.0 / np.sqrt(looped.sum(axis=1))
+    out = scale[:, None] * looped * scale[None, :] @ x @ w
+    return out if b is None else out + b
+
+
+def rbf(x, centers, log_sigma):
+    """exp(-||x - c_j||² / σ_j²), σ = exp(log_sigma), by the direct difference."""
+    distances = ((x[..., None, :] - centers) ** 2).sum(axis=-1)
+    return np.exp(-distances / np.exp(2.0 * log_sigma))
+
+
+def _grid_positions(steps, align_corners):
+    if steps <= 1:
+        return np.zeros(steps)
+    positions = np.linspace(-1.0, 1.0, steps)
+    return positions if align_corners else positions * (steps - 1) / steps
+
+
+def affine_grid(theta, size, align_corners):
+    """torch's affine_grid: grid[n, h, w] = theta[n] @ (x_w, y_h, 1)."""
+    _, _, h, w = size
+    xs, ys = _grid_positions(w, align_corners), _grid_positions(h, align_corners)
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], 1.0), axis=-1)  # [H, W, 3]
+    return np.einsum("nab,hwb->nhwa", theta, base)
+
+
+def grid_sample(x, grid, padding_mode, align_corners):
+    """torch's bilinear grid_sample, pixel by pixel: the four pixels around the unnormalised
+    position, weighed by distance; outside pixels read 0 ("zeros") or the position is first
+    clamped into the image ("border")."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, *grid.shape[1:3]))
+    for index in np.ndindex(n, *grid.shape[1:3]):
+        position = []
+        for coordinate, size in zip(grid[index], (w, h), strict=True):
+            if align_corners:
+                pixel = (coordinate + 1) / 2 * (size - 1)
+            else:
+                pixel = ((coordinate + 1) * size - 1) / 2
+            position.append(np.clip(pixel, 0, size - 1) if padding_mode == "border" else pixel)
+        px, py = position
+        x0, y0 = int(np.floor(px)), int(np.floor(py))
+        for cx in (x0, x0 + 1):
+            for cy in (y0, y0 + 1):
+                weight = (1 - abs(px - cx)) * (1 - abs(py - cy))
+                if 0 <= cx < w and 0 <= cy < h:
+                    out[index[0], :, index[1], index[2]] += weight * x[index[0], :, cy, cx]
+    return out
+
+
+def multi_head_attention(p, query, key, value, heads, masks=(), dropout=None):
+    """torch's multi_head_attention_forward (batch first): projections, per-head
+    softmax(q kᵀ / sqrt(d) + masks) v, the heads concatenated, the output projection. Each
+    mask broadcasts against [N, heads, L, S]: bool masks put -inf where True, float masks
+    are added; `dropout` multiplies the weights."""
+
+    def project(name, t):
+        out = t @ p[name]["weight"]
+        return out + p[name]["bias"] if "bias" in p[name] else out
+
+    q, k, v = project("query", query), project("key", key), project("value", value)
+    n, length, embed = q.shape
+    d = embed // heads
+
+    def split(t):
+        return t.reshape(n, -1, heads, d).transpose(0, 2, 1, 3)
+
+    scores = split(q) @ split(k).transpose(0, 1, 3, 2) / math.sqrt(d)
+    for mask in masks:
+        scores = np.where(mask, -np.inf, scores) if mask.dtype == bool else scores + mask
+    weights = np.exp(log_softmax(scores, -1))
+    if dropout is not None:
+        weights = weights * dropout.reshape(weights.shape)
+    out = (weights @ split(v)).transpose(0, 2, 1, 3).reshape(n, length, embed)
+    return project("out", out)

@@ -263,7 +263,28 @@ SHAPE_ERRORS = [
     (nn.Add(nn.Dense(4, 3), nn.Dense(4, 2)), (2, 4), r"got dense \(2, 3\), dense_1 \(2, 2\)"),
     (nn.Concat(nn.Dense(4, 3), nn.Flatten(0)), (2, 4), r"must agree on every axis but 1"),
     (nn.Softmax(axis=2), (3, 4), r"axis 2 is out of range"),
-]
+    (nn.ConvTranspose2d(2, 4, 3), (1, 3, 4, 4), r"2 input channels \(axis 1\)"),
+    (nn.ConvTranspose2d(2, 4, 1, padding=1), (1, 2, 2, 2), r"empty output \(0, 0\)"),
+    (nn.DepthwiseConv2d(3, 3), (1, 3, 2, 2), r"input \(1, 3, 2, 2\) is smaller"),
+    (nn.LocallyConnected2d(2, 2, 3), (1, 2, 8), r"rank 4 \[N, C, H, W\]"),
+    (nn.Upsample(scale_factor=2, mode="bilinear"), (1, 2, 3), r"rank 4 \[N, C, \*spatial\]"),
+    (nn.Upsample(size=(2, 3, 4)), (1, 2, 3, 3), r"3 sizes or factors for 2 spatial axes"),
+    (nn.PixelShuffle(2), (1, 6, 2, 2), r"divisible by upscale_factor² = 4"),
+    (nn.PixelUnshuffle(2), (1, 1, 3, 4), r"divisible by downscale_factor = 2"),
+    (nn.GraphConv(3, 2), (5, 3), r"expected the pair \(x \[N, F\], adjacency"),
+    (nn.GraphConv(3, 2), ((5, 3), (5, 4)), r"must be \[5, 5\] \(dense\) or \[2, E\]"),
+    (nn.GraphConv(3, 2), ((5, 4), (2, 7)), r"expected 3 input features \(axis 1\)"),
+    (nn.RBF(3, 4), (2, 5), r"expected 3 input features"),
+    (nn.SpatialTransformer(nn.Flatten(0)), (2, 1, 3, 3), r"must keep the batch axis"),
+    (nn.SpatialTransformer(nn.Flatten()), (2, 3, 3), r"rank 4 \[N, C, H, W\]"),
+    (nn.MultiHeadAttention(4, 2), (2, 4), r"rank 3 \[N, L, E\] for the query"),
+    (nn.MultiHeadAttention(4, 2, kdim=3), ((2, 3, 4), (2, 5, 4), (2, 5, 4)), r"3 key features"),
+    (nn.MultiHeadAttention(4, 2), ((2, 3, 4), (2, 5, 4), (2, 6, 4)), r"must share the batch"),
+    (nn.MultiHeadAttention(4, 2), {"query": (2, 3, 4), "key_padding_mask": (2, 4)},
+     r"key_padding_mask must be \[2, 3\], got shape \(2, 4\)"),
+    (nn.MultiHeadAttention(4, 2), {"query": (2, 3, 4), "attn_mask": (2, 3, 3)},
+     r"attn_mask must be \[3, 3\] or \[4, 3, 3\]"),
+]  # fmt: skip
 """(layer, input shape, what the message says after naming the layer)."""
 
 
