@@ -3,9 +3,7 @@ compile into one native function per dtype, and give eager's numbers step after 
 
 One jit'd function per optimiser class and dtype updates a model per variant of that class in
 tests/optim/references.py (momentum, nesterov, weight decay, AMSGrad, centered, each schedule);
-the step count is an int64 argument, so later steps reuse that compile. (One function for all
-eleven variants compiles in 12 s, three of about four in 2.5 s each: linalg-fuse-siblings grows
-faster than linearly with the number of independent models in one graph.)
+the step count is an int64 argument, so later steps reuse that compile.
 """
 
 from collections.abc import Callable
