@@ -68,14 +68,18 @@ __all__ = [
     "value_and_grad",
 ]
 
-_LAZY_MODULES = frozenset({"nn", "optim", "losses"})
-_LAZY_ATTRIBUTES = {"Trainer": "aidjit.training"}
-"""Classes of the libraries on the compiler, by the module that defines them."""
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "nn": ("aidjit.nn", None),
+    "optim": ("aidjit.optim", None),
+    "losses": ("aidjit.losses", None),
+    "Trainer": ("aidjit.training", "Trainer"),
+}
+"""The libraries on the compiler: name -> (module, attribute of it, or None for the module)."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f"aidjit.{name}")
-    if name in _LAZY_ATTRIBUTES:
-        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        loaded = importlib.import_module(module)
+        return loaded if attribute is None else getattr(loaded, attribute)
     raise AttributeError(f"module 'aidjit' has no attribute {name!r}")

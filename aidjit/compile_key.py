@@ -51,7 +51,7 @@ SOURCE_PACKAGES: tuple[str, ...] = (
 """Every package whose source can change a kernel (pyproject.toml maps each to its folder)."""
 
 
-class _Unkeyable(Exception):
+class Unkeyable(Exception):
     """A param value the canonical form does not cover."""
 
 
@@ -62,12 +62,12 @@ def compile_key(trace: Trace, code_options: Mapping[str, Any], toolchain: Toolch
 
     try:
         graph = trace_material(trace)
-    except _Unkeyable:
+    except Unkeyable:
         return None
     material = (
         KEY_VERSION,
         graph,
-        tuple(sorted((name, _canonical(value)) for name, value in code_options.items())),
+        canonical_params(code_options),
         (toolchain.cc, toolchain.cflags, toolchain.ldflags, toolchain.version),
         detect_target().fingerprint(),
         host_fingerprint(),
@@ -79,7 +79,7 @@ def compile_key(trace: Trace, code_options: Mapping[str, Any], toolchain: Toolch
 def trace_material(trace: Trace) -> tuple[Any, ...]:
     """The trace as nested tuples of plain values: equal exactly when the graphs are equal.
 
-    Raises _Unkeyable for a param the canonical form does not cover.
+    Raises Unkeyable for a param the canonical form does not cover.
     """
     references: dict[int, tuple[str, int]] = {
         id(tensor): ("arg", position) for position, tensor in enumerate(trace.args)
@@ -100,12 +100,17 @@ def trace_material(trace: Trace) -> tuple[Any, ...]:
     nodes = []
     for index, node in enumerate(trace.nodes):
         operands = tuple(reference(tensor) for tensor in node.inputs)
-        params = tuple(sorted((name, _canonical(value)) for name, value in node.params.items()))
+        params = canonical_params(node.params)
         spec = node.output.spec
         nodes.append((node.primitive.name, operands, params, spec.shape, spec.dtype.str))
         references[id(node.output)] = ("node", index)
     outputs = tuple(reference(tensor) for tensor in trace.outputs)
     return (trace.name, arguments, tuple(nodes), tuple(constants), outputs)
+
+
+def canonical_params(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """`params` as sorted (name, canonical value) pairs (`_canonical`); raises Unkeyable."""
+    return tuple(sorted((name, _canonical(value)) for name, value in params.items()))
 
 
 def _canonical(value: Any) -> Any:
@@ -120,7 +125,7 @@ def _canonical(value: Any) -> Any:
         return ("dtype", value.str)
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, _digest(value))
-    raise _Unkeyable(type(value).__name__)
+    raise Unkeyable(type(value).__name__)
 
 
 def _digest(array: np.ndarray) -> str:

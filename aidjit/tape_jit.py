@@ -180,19 +180,19 @@ def _structure_key(
     program: TapeProgram, watched: tuple[bool, ...], connected: tuple[int, ...], options: Options
 ) -> tuple[Any, ...] | None:
     """What the compiled gradient depends on, values aside; None if a param has no exact form."""
-    from aidjit.compile_key import _canonical, _Unkeyable
+    from aidjit.compile_key import Unkeyable, canonical_params
 
     try:
         steps = tuple(
             (
                 step.primitive.name,
                 step.operands,
-                tuple(sorted((name, _canonical(value)) for name, value in step.params.items())),
+                canonical_params(step.params),
                 step.detached,
             )
             for step in program.steps
         )
-    except _Unkeyable:
+    except Unkeyable:
         return None
     leaves = tuple(
         (spec.shape, spec.dtype.str, flag)
