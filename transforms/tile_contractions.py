@@ -28,7 +28,10 @@ epilogue on the rows just computed, while they are in L1.
 With more than one row, the rows' block of A is first packed k-major into a stack buffer
 (`memref.alloca`), as BLIS packs its left operand: the kernel then broadcasts from one
 pointer, where eight rows read in place took eight registers and gcc spilled them. B is read
-in place: a panel's row is contiguous, and B is read once per block of rows from L2.
+in place: a panel's row is contiguous, and B is read once per block of rows from L2. Where the
+row group computes A itself for the contraction alone (a weight gradient's activation
+transposed, `relu(z + b).T @ dz`), its elements are computed where they are packed, and A is
+never written (`_packable_producer`).
 
 Tails are static (shapes are): the last M % MR rows get a micro-kernel of that many rows, the
 last full vectors of a row that do not fill NR a narrower one, and the last N % L columns one
@@ -65,9 +68,10 @@ from xdsl.dialects.builtin import (
     VectorType,
     i1,
 )
-from xdsl.ir import Attribute, Block, BlockArgument, Operation, SSAValue
+from xdsl.ir import Attribute, Block, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl.traits import is_side_effect_free
 
 from aidjit.lowering.structured import constant_int, element_bytes
 from aidjit.runtime.strided import static_layout
@@ -297,14 +301,15 @@ class _Emitter:
         loop = scf.ForOp(self.index(lb), self.index(ub), self.index(step), iter_args, inner)
         return self.add(loop).results
 
-    def tile(self, i0: SSAValue | None, rows: int) -> None:
-        """The micro-kernels for rows i0 .. i0+rows (one fixed row when i0 is None)."""
+    def tile(self, i0: SSAValue | None, rows: int, producer: scf.ForOp | None = None) -> None:
+        """The micro-kernels for rows i0 .. i0+rows (one fixed row when i0 is None); A's
+        `producer` (see `_packable_producer`) is computed into the packed block."""
         width = self.width(rows)
         span = width * self.lanes
         vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
         full_end = self.j_lb + (vector_end - self.j_lb) // span * span
         row_index = [None if i0 is None else self.offset(i0, r) for r in range(rows)]
-        self.packed = self.pack_a(row_index)
+        self.packed = self.pack_a(row_index, producer)
         if full_end > self.j_lb:
 
             def panel(j0: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
@@ -317,28 +322,54 @@ class _Emitter:
         if self.j_ub > vector_end:
             self.columns(row_index, self.index(vector_end), 1, self.mask(self.j_ub - vector_end))
 
-    def pack_a(self, row_index: Sequence[SSAValue | None]) -> SSAValue | None:
+    def packs(self, rows: int) -> bool:
+        """Whether `pack_a` packs a block of `rows` rows: two or more, k from 0, and the block
+        in 3/4 of L1."""
+        size = rows * (self.k_ub - self.k_lb) * element_bytes(self.found.element_type)
+        return rows >= 2 and self.k_lb == 0 and size <= self.l1_bytes * 3 // 4
+
+    def pack_a(
+        self, row_index: Sequence[SSAValue | None], producer: scf.ForOp | None
+    ) -> SSAValue | None:
         """The rows' block of A copied k-major into a stack buffer (`packed[k, r]`), as BLIS
         packs A: the micro-kernel then broadcasts from one pointer at constant offsets,
         where reading A's rows in place took a register per row and gcc spilled them (8 rows
         plus B's pointers exceed x86-64's 16 general registers: 34 against 63 GFLOP/s on
-        W2b's first layer). Only when the block fits in 3/4 of L1 and k starts at 0."""
-        a = self.found.a
-        rows = len(row_index)
-        size = rows * (self.k_ub - self.k_lb) * element_bytes(self.found.element_type)
-        if rows < 2 or self.k_lb != 0 or size > self.l1_bytes * 3 // 4:
+        W2b's first layer). With a `producer`, each element is computed where it is packed
+        instead of loaded from A. Only when `packs` says so."""
+        if not self.packs(len(row_index)):
             return None
-        alloca = memref.AllocaOp.get(self.found.element_type, 64, [self.k_ub, rows])
+        a = self.found.a
+        alloca = memref.AllocaOp.get(self.found.element_type, 64, [self.k_ub, len(row_index)])
         packed = self.add(alloca).results[0]
 
         def copy(k: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
             for r, row in enumerate(row_index):
-                value = self.add(memref.LoadOp.get(a.memref, self.indices(a, row, None, k)))
+                if producer is None:
+                    load = memref.LoadOp.get(a.memref, self.indices(a, row, None, k))
+                    value = self.add(load).results[0]
+                else:
+                    value = self.produce(producer, row, k)
                 self.add(memref.StoreOp.get(value, packed, [k, self.index(r)]))
             return ()
 
         self.loop(0, self.k_ub, 1, copy)
         return packed
+
+    def produce(self, producer: scf.ForOp, row: SSAValue | None, k: SSAValue) -> SSAValue:
+        """The value `producer`'s body stores into A at (row, k): its ops but the store,
+        cloned with its loop variable at k and the row loop's at `row`."""
+        row_loop = self.found.row_loop
+        assert row_loop is not None and row is not None
+        mapping: dict[SSAValue, SSAValue] = {
+            producer.body.block.args[0]: k,
+            row_loop.body.block.args[0]: row,
+        }
+        *computed, store, _ = producer.body.block.ops
+        for op in computed:
+            self.add(op.clone(value_mapper=mapping))
+        assert isinstance(store, memref.StoreOp)
+        return mapping.get(store.value, store.value)
 
     def mask(self, count: int) -> SSAValue:
         """The first `count` lanes: `vector.create_mask`, next to its loads and stores (a mask
@@ -445,12 +476,16 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
         at = ops.index(found.k_loop)
         before, after = ops[:at], ops[at + 1 :]
         row = row_loop.body.block.args[0]
+        producer = _packable_producer(found, before)
 
         def rows(i0: SSAValue, count: int) -> None:
-            """Rows i0 .. i0+count: the ops before, the micro-kernel, the ops after."""
-            for segment in (before, None, after):
+            """Rows i0 .. i0+count: the ops before, the micro-kernel, the ops after; A's
+            producer moves into the packing where the block is packed."""
+            fused = producer if emitter.packs(count) else None
+            first = [op for op in before if op is not fused]
+            for segment in (first, None, after):
                 if segment is None:
-                    emitter.tile(i0, count)
+                    emitter.tile(i0, count, fused)
                 elif segment:
                     emitter.loop(0, count, 1, _row_cloner(emitter, segment, row, i0))
 
@@ -470,7 +505,66 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
         op.detach()
         Rewriter.insert_op(op, InsertPoint.before(anchor))
     Rewriter.erase_op(anchor)
+    a = found.a.memref
+    if isinstance(a, OpResult) and not a.uses and isinstance(a.op, memref.ViewOp):
+        Rewriter.erase_op(a.op)  # A's rows all computed into the packed blocks
     return inserted
+
+
+def _packable_producer(found: Contraction, before: Sequence[Operation]) -> scf.ForOp | None:
+    """The loop of the row group that computes A's row for the contraction alone, if its
+    elements can be computed where A is packed instead (`_Emitter.pack_a`).
+
+    A weight gradient's left operand is an activation transposed (W3's dW2 = relu(z + b).T @
+    dz): its row is a column of z, so the row group read it with a stride of z's row, for
+    every row, and the packing read it back. Computed while packing, each k reads the
+    block's rows side by side, and A is never written: W3's dW2 and dW3 nests took 26% of
+    its step that way. Matched: a unit loop over the contraction's k range without
+    iter_args, whose body is side-effect-free ops ending in one store to A at (row, its
+    variable) in the places of the contraction's load of A at (row, k); A used by nothing
+    else, and nothing the body loads written in the row loop."""
+    a, row_loop = found.a, found.row_loop
+    assert row_loop is not None
+    row, k = row_loop.body.block.args[0], found.k_loop.body.block.args[0]
+    writers = {use.operation for use in a.memref.uses} - {a}
+    if len(writers) != 1:
+        return None
+    (store,) = writers
+    producer = store.parent_op()
+    if (
+        not isinstance(store, memref.StoreOp)
+        or producer not in before
+        or not isinstance(producer, scf.ForOp)
+        or not _unit_loop(producer)
+        or found.bound(producer) != found.bound(found.k_loop)
+    ):
+        return None
+    *computed, last, _ = producer.body.block.ops
+    variable = producer.body.block.args[0]
+    if last is not store or any(
+        not (
+            (stored is variable and loaded is k)
+            or (stored is row and loaded is row)
+            or (stored is loaded and _defined_outside(stored, row_loop))
+        )
+        for stored, loaded in zip(store.indices, a.indices, strict=True)
+    ):
+        return None
+    written = {op.memref for op in row_loop.walk() if isinstance(op, memref.StoreOp)}
+    for op in computed:
+        if isinstance(op, memref.LoadOp):
+            if op.memref in written:
+                return None
+        elif op.regions or not is_side_effect_free(op):
+            return None
+        if any(
+            operand not in (row, variable)
+            and _defined_outside(operand, producer)
+            and not _defined_outside(operand, row_loop)
+            for operand in op.operands
+        ):
+            return None
+    return producer
 
 
 def _row_cloner(

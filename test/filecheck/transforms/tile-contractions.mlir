@@ -199,3 +199,107 @@ func.func @empty_contraction(%a: memref<4x0xf32>, %b: memref<0x2xf32>, %c: memre
   }
   func.return
 }
+
+// -----
+
+// A weight gradient's left operand: an activation transposed (relu(z + bias).T), computed row
+// by row into a temporary A by the row group. Each block's elements are computed where they
+// are packed instead, reading the block's rows side by side in z, and A (a view of the
+// workspace, used by nothing else) is gone with its loop. The fill stays on the rows.
+// CHECK-LABEL: func.func @activation_transposed
+// CHECK-SAME: (%[[Z:.*]]: memref<2x6xf32>, %[[BIAS:.*]]: memref<6xf32>, %{{.*}}: memref<2x4xf32>, %[[C:.*]]: memref<6x4xf32>, %{{.*}}: memref<48xi8>)
+// CHECK-NOT: memref.view
+// CHECK: scf.for %[[I0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: scf.for %[[II:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[I0]], %[[II]] : index
+// CHECK-NEXT: scf.for %{{.*}} = %c0 to %c4 step %c1 {
+// CHECK-NEXT: memref.store %{{.*}}, %[[C]][%[[ROW]], %{{.*}}]
+// CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
+// CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[X:.*]] = memref.load %[[Z]][%[[PK]], %[[I0]]] : memref<2x6xf32>
+// CHECK-NEXT: %[[Y:.*]] = memref.load %[[BIAS]][%[[I0]]] : memref<6xf32>
+// CHECK-NEXT: %[[S:.*]] = arith.addf %[[X]], %[[Y]] : f32
+// CHECK-NEXT: %[[R:.*]] = arith.maximumf %[[S]], %{{.*}} : f32
+// CHECK-NEXT: memref.store %[[R]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<2x3xf32>
+// CHECK-NEXT: memref.load %[[Z]][%[[PK]], %{{.*}}] : memref<2x6xf32>
+// CHECK-COUNT-2: arith.maximumf
+// CHECK: vector.fma
+// CHECK-NOT: memref.view
+// CHECK-NOT: math.fma
+func.func @activation_transposed(%z: memref<2x6xf32>, %bias: memref<6xf32>, %b: memref<2x4xf32>, %c: memref<6x4xf32>, %workspace: memref<48xi8>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c6 = arith.constant 6 : index
+  %zero = arith.constant 0.0 : f32
+  %a = memref.view %workspace[%c0][] : memref<48xi8> to memref<6x2xf32>
+  scf.for %i = %c0 to %c6 step %c1 {
+    scf.for %k = %c0 to %c2 step %c1 {
+      %x = memref.load %z[%k, %i] : memref<2x6xf32>
+      %y = memref.load %bias[%i] : memref<6xf32>
+      %s = arith.addf %x, %y : f32
+      %r = arith.maximumf %s, %zero : f32
+      memref.store %r, %a[%i, %k] : memref<6x2xf32>
+    }
+    scf.for %j = %c0 to %c4 step %c1 {
+      memref.store %zero, %c[%i, %j] : memref<6x4xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c4 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<6x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x4xf32>
+        %w = memref.load %c[%i, %j] : memref<6x4xf32>
+        %f = math.fma %x, %y, %w : f32
+        memref.store %f, %c[%i, %j] : memref<6x4xf32>
+      }
+    }
+  }
+  func.return
+}
+
+// -----
+
+// The same row group, but A is read again after it: its rows are still computed and stored
+// by the row group, and packed from A.
+// CHECK-LABEL: func.func @activation_kept
+// CHECK: %[[A:.*]] = memref.view
+// CHECK: memref.store %{{.*}}, %[[A]]
+// CHECK: memref.alloca()
+// CHECK-NEXT: scf.for
+// CHECK-NEXT: memref.load %[[A]]
+// CHECK: vector.fma
+// CHECK: memref.load %[[A]][%c0, %c0]
+func.func @activation_kept(%z: memref<2x6xf32>, %bias: memref<6xf32>, %b: memref<2x4xf32>, %c: memref<6x4xf32>, %workspace: memref<48xi8>, %first: memref<f32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c6 = arith.constant 6 : index
+  %zero = arith.constant 0.0 : f32
+  %a = memref.view %workspace[%c0][] : memref<48xi8> to memref<6x2xf32>
+  scf.for %i = %c0 to %c6 step %c1 {
+    scf.for %k = %c0 to %c2 step %c1 {
+      %x = memref.load %z[%k, %i] : memref<2x6xf32>
+      %y = memref.load %bias[%i] : memref<6xf32>
+      %s = arith.addf %x, %y : f32
+      %r = arith.maximumf %s, %zero : f32
+      memref.store %r, %a[%i, %k] : memref<6x2xf32>
+    }
+    scf.for %j = %c0 to %c4 step %c1 {
+      memref.store %zero, %c[%i, %j] : memref<6x4xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c4 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<6x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x4xf32>
+        %w = memref.load %c[%i, %j] : memref<6x4xf32>
+        %f = math.fma %x, %y, %w : f32
+        memref.store %f, %c[%i, %j] : memref<6x4xf32>
+      }
+    }
+  }
+  %v = memref.load %a[%c0, %c0] : memref<6x2xf32>
+  memref.store %v, %first[] : memref<f32>
+  func.return
+}
