@@ -23,7 +23,9 @@ the scalar nest's: tiling changes no number, only where the partial sums live. R
 (transforms/fuse_rows.py) put a fill before the contraction and its epilogue after it in one
 row loop; strip-mining that loop and distributing its body over the MR rows is legal because
 every op of a row group reads only the same row of what the earlier ops wrote, and it keeps the
-epilogue on the rows just computed, while they are in L1.
+epilogue on the rows just computed, while they are in L1. A later contraction of the same
+row loop (W2b's last layer after its second) is tiled on the same blocks of rows, after the
+ops between the two (`_row_contractions`).
 
 With more than one row, the rows' block of A is first packed k-major into a stack buffer
 (`memref.alloca`), as BLIS packs its left operand: the kernel then broadcasts from one
@@ -221,28 +223,32 @@ def _roles(
 
 
 class _Emitter:
-    """Builds the tiled nest of one contraction: ops go to the end of `self.block`, index
-    constants before `anchor` (the nest being replaced), where they dominate every use."""
+    """Builds the tiled nest of the contractions of one row loop (or one contraction without
+    one), all of one element type: ops go to the end of `self.block`, index constants before
+    `anchor` (the nest being replaced), where they dominate every use."""
 
     def __init__(
         self, found: Contraction, anchor: Operation, lanes: int, registers: int, l1_bytes: int
     ) -> None:
-        self.found = found
         self.anchor = anchor
         self.lanes = lanes
-        element = found.element_type
-        self.vector_type = VectorType(element, [lanes])
+        self.vector_type = VectorType(found.element_type, [lanes])
         self.registers = registers
         self.rows = max(1, min(MAX_TILE_ROWS, (registers - 4) // 2))
-        self.k_lb, self.k_ub = found.bound(found.k_loop)
-        self.j_lb, self.j_ub = found.bound(found.j_loop)
         self.l1_bytes = l1_bytes
+        self.use(found)
         self.constants: dict[int, SSAValue] = {}
         self.block = Block()
         self.packed: SSAValue | None = None
         """The packed block of A of the rows being tiled (see `pack_a`), if any."""
         self.zeros: SSAValue | None = None
         """The pass-through of masked loads (a zero vector), made on first use."""
+
+    def use(self, found: Contraction) -> None:
+        """Make `found` the contraction the next tiles are of."""
+        self.found = found
+        self.k_lb, self.k_ub = found.bound(found.k_loop)
+        self.j_lb, self.j_ub = found.bound(found.j_loop)
 
     def width(self, rows: int) -> int:
         """Vectors per tile row: rows x width accumulators, width vectors of B and a broadcast
@@ -301,9 +307,16 @@ class _Emitter:
         loop = scf.ForOp(self.index(lb), self.index(ub), self.index(step), iter_args, inner)
         return self.add(loop).results
 
-    def tile(self, i0: SSAValue | None, rows: int, producer: scf.ForOp | None = None) -> None:
-        """The micro-kernels for rows i0 .. i0+rows (one fixed row when i0 is None); A's
-        `producer` (see `_packable_producer`) is computed into the packed block."""
+    def tile(
+        self,
+        found: Contraction,
+        i0: SSAValue | None,
+        rows: int,
+        producer: scf.ForOp | None = None,
+    ) -> None:
+        """The micro-kernels of `found` for rows i0 .. i0+rows (one fixed row when i0 is None);
+        A's `producer` (see `_packable_producer`) is computed into the packed block."""
+        self.use(found)
         width = self.width(rows)
         span = width * self.lanes
         vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
@@ -322,11 +335,12 @@ class _Emitter:
         if self.j_ub > vector_end:
             self.columns(row_index, self.index(vector_end), 1, self.mask(self.j_ub - vector_end))
 
-    def packs(self, rows: int) -> bool:
-        """Whether `pack_a` packs a block of `rows` rows: two or more, k from 0, and the block
-        in 3/4 of L1."""
-        size = rows * (self.k_ub - self.k_lb) * element_bytes(self.found.element_type)
-        return rows >= 2 and self.k_lb == 0 and size <= self.l1_bytes * 3 // 4
+    def packs(self, found: Contraction, rows: int) -> bool:
+        """Whether `pack_a` packs a block of `rows` rows of `found`'s A: two or more, k from
+        0, and the block in 3/4 of L1."""
+        k_lb, k_ub = found.bound(found.k_loop)
+        size = rows * (k_ub - k_lb) * element_bytes(found.element_type)
+        return rows >= 2 and k_lb == 0 and size <= self.l1_bytes * 3 // 4
 
     def pack_a(
         self, row_index: Sequence[SSAValue | None], producer: scf.ForOp | None
@@ -337,7 +351,7 @@ class _Emitter:
         plus B's pointers exceed x86-64's 16 general registers: 34 against 63 GFLOP/s on
         W2b's first layer). With a `producer`, each element is computed where it is packed
         instead of loaded from A. Only when `packs` says so."""
-        if not self.packs(len(row_index)):
+        if not self.packs(self.found, len(row_index)):
             return None
         a = self.found.a
         alloca = memref.AllocaOp.get(self.found.element_type, 64, [self.k_ub, len(row_index)])
@@ -464,8 +478,9 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
     top-level ops inserted in its place."""
     anchor = found.row_loop or found.k_loop
     emitter = _Emitter(found, anchor, lanes, registers, l1_bytes)
+    contractions = [found]
     if found.row_loop is None:
-        emitter.tile(None, 1)
+        emitter.tile(found, None, 1)
     else:
         row_loop = found.row_loop
         for op in list(row_loop.body.block.ops):
@@ -473,21 +488,32 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
                 op.detach()
                 Rewriter.insert_op(op, InsertPoint.before(row_loop))
         ops = list(row_loop.body.block.ops)[:-1]  # without the yield
-        at = ops.index(found.k_loop)
-        before, after = ops[:at], ops[at + 1 :]
+        contractions = _row_contractions(found, ops)
+        cuts = [ops.index(contraction.k_loop) for contraction in contractions]
+        starts = [0, *(cut + 1 for cut in cuts)]
+        segments = [ops[start:end] for start, end in zip(starts, [*cuts, len(ops)], strict=True)]
+        producers = [
+            _packable_producer(contraction, segment, ops[start:])
+            for contraction, segment, start in zip(contractions, segments, starts, strict=False)
+        ]
         row = row_loop.body.block.args[0]
-        producer = _packable_producer(found, before)
 
         def rows(i0: SSAValue, count: int) -> None:
-            """Rows i0 .. i0+count: the ops before, the micro-kernel, the ops after; A's
-            producer moves into the packing where the block is packed."""
-            fused = producer if emitter.packs(count) else None
-            first = [op for op in before if op is not fused]
-            for segment in (first, None, after):
-                if segment is None:
-                    emitter.tile(i0, count, fused)
-                elif segment:
-                    emitter.loop(0, count, 1, _row_cloner(emitter, segment, row, i0))
+            """Rows i0 .. i0+count: each segment of the row loop's body on the rows, each
+            contraction's micro-kernels after the segment before it; A's producer moves
+            into the packing where the block is packed."""
+            fused = [
+                producer if producer is not None and emitter.packs(contraction, count) else None
+                for contraction, producer in zip(contractions, producers, strict=True)
+            ]
+            for segment, contraction, producer in zip(
+                segments, [*contractions, None], [*fused, None], strict=True
+            ):
+                kept = [op for op in segment if op is not producer]
+                if kept:
+                    emitter.loop(0, count, 1, _row_cloner(emitter, kept, row, i0))
+                if contraction is not None:
+                    emitter.tile(contraction, i0, count, producer)
 
         lb, ub = found.bound(row_loop)
         full = lb + (ub - lb) // emitter.rows * emitter.rows
@@ -505,13 +531,40 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
         op.detach()
         Rewriter.insert_op(op, InsertPoint.before(anchor))
     Rewriter.erase_op(anchor)
-    a = found.a.memref
-    if isinstance(a, OpResult) and not a.uses and isinstance(a.op, memref.ViewOp):
-        Rewriter.erase_op(a.op)  # A's rows all computed into the packed blocks
+    for contraction in contractions:
+        a = contraction.a.memref
+        if isinstance(a, OpResult) and not a.uses and isinstance(a.op, memref.ViewOp):
+            Rewriter.erase_op(a.op)  # A's rows all computed into the packed blocks
     return inserted
 
 
-def _packable_producer(found: Contraction, before: Sequence[Operation]) -> scf.ForOp | None:
+def _row_contractions(found: Contraction, ops: Sequence[Operation]) -> list[Contraction]:
+    """`found` and the contractions after it in its row loop's body `ops` that are tiled on
+    the same blocks of rows: W2b's last layer (N = 10) after its second. Tiled one row at a
+    time after the first tiling had copied it onto each row, its single masked accumulator
+    waited on the latency of the FMA before it at every k (a quarter of W2b's second nest);
+    on the block's rows, each row has its own accumulator. Each must have the same element
+    type (the vector type of the tiles) and leave the body cut into segments that share no
+    value."""
+    row_loop = found.row_loop
+    assert row_loop is not None
+    chosen = [found]
+    for op in ops[ops.index(found.k_loop) + 1 :]:
+        if not isinstance(op, scf.ForOp) or (later := match(op)) is None:
+            continue
+        cuts = [contraction.k_loop for contraction in chosen] + [op]
+        if (
+            later.row_loop is row_loop
+            and later.element_type == found.element_type
+            and _splits_at(row_loop, cuts)
+        ):
+            chosen.append(later)
+    return chosen
+
+
+def _packable_producer(
+    found: Contraction, before: Sequence[Operation], rest: Sequence[Operation]
+) -> scf.ForOp | None:
     """The loop of the row group that computes A's row for the contraction alone, if its
     elements can be computed where A is packed instead (`_Emitter.pack_a`).
 
@@ -522,7 +575,9 @@ def _packable_producer(found: Contraction, before: Sequence[Operation]) -> scf.F
     its step that way. Matched: a unit loop over the contraction's k range without
     iter_args, whose body is side-effect-free ops ending in one store to A at (row, its
     variable) in the places of the contraction's load of A at (row, k); A used by nothing
-    else, and nothing the body loads written in the row loop."""
+    else, and nothing the body loads written by `rest` (the segment `before` and all after
+    it): what earlier segments and contractions write is written for the block's rows before
+    it is packed, as before the producer ran."""
     a, row_loop = found.a, found.row_loop
     assert row_loop is not None
     row, k = row_loop.body.block.args[0], found.k_loop.body.block.args[0]
@@ -550,7 +605,12 @@ def _packable_producer(found: Contraction, before: Sequence[Operation]) -> scf.F
         for stored, loaded in zip(store.indices, a.indices, strict=True)
     ):
         return None
-    written = {op.memref for op in row_loop.walk() if isinstance(op, memref.StoreOp)}
+    written = {
+        inner.memref
+        for op in rest
+        for inner in op.walk()
+        if isinstance(inner, memref.StoreOp) and inner is not store
+    }
     for op in computed:
         if isinstance(op, memref.LoadOp):
             if op.memref in written:
@@ -581,21 +641,20 @@ def _row_cloner(
     return body
 
 
-def _crosses_segments(found: Contraction) -> bool:
-    """Whether a value computed in the row loop before the contraction is used after it or
-    by it (apart from constants): then the row loop cannot be split around it."""
-    row_loop = found.row_loop
-    if row_loop is None:
-        return False
-    ops = list(row_loop.body.block.ops)
-    at = ops.index(found.k_loop)
-    for op in ops[:at]:
-        if isinstance(op, arith.ConstantOp):
+def _splits_at(row_loop: scf.ForOp, k_loops: Sequence[scf.ForOp]) -> bool:
+    """Whether no value computed in the row loop (apart from constants) is used by one of
+    `k_loops` or across one: then the body can be cut into segments around them."""
+    position = {op: index for index, op in enumerate(row_loop.body.block.ops)}
+    cuts = [position[loop] for loop in k_loops]
+    for op, index in position.items():
+        if isinstance(op, arith.ConstantOp) or index in cuts:
             continue
         for result in op.results:
-            if any(ops.index(_top(use.operation, row_loop)) > at for use in result.uses):
-                return True
-    return False
+            for use in result.uses:
+                used_at = position[_top(use.operation, row_loop)]
+                if any(index < cut <= used_at for cut in cuts):
+                    return False
+    return True
 
 
 def _top(op: Operation, loop: scf.ForOp) -> Operation:
@@ -628,12 +687,13 @@ class TileContractionsPass(ModulePass):
 
     def _tile_function(self, function: func.FuncOp) -> None:
         """Tile the function's contractions in walk order. A contraction in another's epilogue
-        (W2b's last layer after its second) is cloned onto each block's rows by that tiling,
-        and only the clones are left to tile: the ops a tiling inserts are searched next, in
-        front of the loops not reached yet. Loops already rejected stay rejected (a tiling
-        changes nothing outside the nest it replaces), so nothing is searched twice, where
-        searching the whole function again after each tiling grew with its square (3.0 s against
-        0.6 s now, for tests/nn/test_compiled.py's model of 11,000 loop-level ops)."""
+        that cannot be tiled with it (`_row_contractions`) is cloned onto each block's rows by
+        that tiling, and only the clones are left to tile: the ops a tiling inserts are
+        searched next, in front of the loops not reached yet. Loops already rejected stay
+        rejected (a tiling changes nothing outside the nest it replaces), so nothing is
+        searched twice, where searching the whole function again after each tiling grew with
+        its square (3.0 s against 0.6 s now, for tests/nn/test_compiled.py's model of 11,000
+        loop-level ops)."""
         pending = [loop for loop in function.walk() if isinstance(loop, scf.ForOp)]
         pending.reverse()  # a stack: the next loop in walk order last
         while pending:
@@ -641,7 +701,9 @@ class TileContractionsPass(ModulePass):
             if not _defined_in(k_loop, function):  # erased with a nest tiled before it
                 continue
             found = match(k_loop)
-            if found is None or _crosses_segments(found):
+            if found is None or (
+                found.row_loop is not None and not _splits_at(found.row_loop, [found.k_loop])
+            ):
                 continue
             lanes = self.vector_bytes // element_bytes(found.element_type)
             if lanes < 2:

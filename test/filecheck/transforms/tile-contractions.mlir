@@ -303,3 +303,74 @@ func.func @activation_kept(%z: memref<2x6xf32>, %bias: memref<6xf32>, %b: memref
   memref.store %v, %first[] : memref<f32>
   func.return
 }
+
+// -----
+
+// Two contractions in one row group (a layer, its relu, and a 3-column layer after it, as
+// W2b's last two): the second is tiled on the same blocks of 3 rows, after the first and
+// the segment between them, so each of its rows has its own accumulator; the relu, which
+// computes its A for it alone, moves into its packing, and `%h` is never written.
+// CHECK-LABEL: func.func @two_layers
+// CHECK-SAME: (%[[X:.*]]: memref<6x2xf32>, %{{.*}}: memref<2x4xf32>, %[[Z:.*]]: memref<6x4xf32>, %[[W2:.*]]: memref<4x3xf32>, %[[Y:.*]]: memref<6x3xf32>, %{{.*}}: memref<96xi8>)
+// CHECK-NOT: memref.view
+// CHECK: scf.for %[[I0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}}, %[[Z]]
+// The second layer's fill, on the block's rows.
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %[[Y]]
+// Its A: relu of the first layer's rows of this block, computed into the packed buffer.
+// CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<4x3xf32>
+// CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[H:.*]] = memref.load %[[Z]][%[[I0]], %[[PK]]] : memref<6x4xf32>
+// CHECK-NEXT: %[[R:.*]] = arith.maximumf %[[H]], %{{.*}} : f32
+// CHECK-NEXT: memref.store %[[R]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<4x3xf32>
+// Three rows, three masked accumulators carried through k.
+// CHECK: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %{{.*}} = {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK-COUNT-3: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-3: vector.maskedstore %[[Y]]
+// CHECK-NOT: math.fma
+func.func @two_layers(%x: memref<6x2xf32>, %w1: memref<2x4xf32>, %z: memref<6x4xf32>, %w2: memref<4x3xf32>, %y: memref<6x3xf32>, %workspace: memref<96xi8>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  %c6 = arith.constant 6 : index
+  %zero = arith.constant 0.0 : f32
+  %h = memref.view %workspace[%c0][] : memref<96xi8> to memref<6x4xf32>
+  scf.for %i = %c0 to %c6 step %c1 {
+    scf.for %j = %c0 to %c4 step %c1 {
+      memref.store %zero, %z[%i, %j] : memref<6x4xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c4 step %c1 {
+        %a = memref.load %x[%i, %k] : memref<6x2xf32>
+        %b = memref.load %w1[%k, %j] : memref<2x4xf32>
+        %c = memref.load %z[%i, %j] : memref<6x4xf32>
+        %f = math.fma %a, %b, %c : f32
+        memref.store %f, %z[%i, %j] : memref<6x4xf32>
+      }
+    }
+    scf.for %j = %c0 to %c4 step %c1 {
+      %v = memref.load %z[%i, %j] : memref<6x4xf32>
+      %r = arith.maximumf %v, %zero : f32
+      memref.store %r, %h[%i, %j] : memref<6x4xf32>
+    }
+    scf.for %j = %c0 to %c3 step %c1 {
+      memref.store %zero, %y[%i, %j] : memref<6x3xf32>
+    }
+    scf.for %k = %c0 to %c4 step %c1 {
+      scf.for %j = %c0 to %c3 step %c1 {
+        %a = memref.load %h[%i, %k] : memref<6x4xf32>
+        %b = memref.load %w2[%k, %j] : memref<4x3xf32>
+        %c = memref.load %y[%i, %j] : memref<6x3xf32>
+        %f = math.fma %a, %b, %c : f32
+        memref.store %f, %y[%i, %j] : memref<6x3xf32>
+      }
+    }
+  }
+  func.return
+}
