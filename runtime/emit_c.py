@@ -577,7 +577,17 @@ class _FunctionEmitter:
             )
         elif kind in emit_vector.NATIVE:
             if result.type.get_element_type() == i1:
-                result_c = source_c  # a mask combined with a mask keeps its lane width
+                # A mask combined with a mask keeps the first one's lane width; a mask of
+                # other lanes (f32 compared, then and-ed with an i64 comparison: numpy's
+                # first-NaN rule in argmin over int64 indices) is converted to it: -1 stays
+                # -1, 0 stays 0.
+                result_c = source_c
+                operands = [
+                    operand_c
+                    if self.c_type(value, op) == source_c
+                    else f"__builtin_convertvector({operand_c}, {source_c})"
+                    for value, operand_c in zip(op.operands, operands, strict=True)
+                ]
             # {t}/{u}: shli's cast to the unsigned twin (no UB in scalar C); GCC defines `<<`
             # on signed vector lanes, so the vector type itself stands for both.
             init = entry.template_for(op).format(*operands, t=result_c, u=result_c)

@@ -24,8 +24,10 @@ FUNCTIONS: dict[str, tuple[Callable, Callable[[float], float]]] = {
     "log": (ops.log, math.log),
     "tanh": (ops.tanh, math.tanh),
 }
-MAX_ULP = {np.float32: {"exp": 1, "log": 1, "tanh": 5}, np.float64: {"exp": 1, "log": 1, "tanh": 2}}
-"""The bounds of docs/performance.md ("Vector math"): f32 measured over every input."""
+MAX_ULP = {np.float32: {"exp": 1, "log": 1, "tanh": 5}, np.float64: {"exp": 1, "log": 1, "tanh": 3}}
+"""The bounds of docs/performance.md ("Vector math"): f32 measured over every input. f64 tanh
+goes to libmvec by default: 2 ulp in its AVX-512 variant, 3 in its AVX2 one (`_ZGVdN4v_tanh`,
+3 ulp at -0.25174398355895206)."""
 
 INF, NAN = math.inf, math.nan
 SPECIALS: dict[str, list[tuple[float, float]]] = {
