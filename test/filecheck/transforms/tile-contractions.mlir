@@ -374,3 +374,50 @@ func.func @two_layers(%x: memref<6x2xf32>, %w1: memref<2x4xf32>, %z: memref<6x4x
   }
   func.return
 }
+
+// -----
+
+// Two blocks of rows or more read B from panels packed once before the row loop: on the heap
+// (B may be megabytes), panel-major and k-major inside a panel, each panel as wide as a tile
+// (2 vectors of 4 here), line-aligned. The micro-kernel loads B from its panel at (p, k),
+// and the buffer is freed after the row loop.
+// CHECK-LABEL: func.func @packed_b
+// CHECK-SAME: (%[[A:.*]]: memref<6x2xf32>, %[[B:.*]]: memref<2x16xf32>, %[[C:.*]]: memref<6x16xf32>)
+// CHECK: %[[PB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2x2x8xf32>
+// CHECK-NEXT: scf.for %[[P:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[J0:.*]] = arith.muli %[[P]], %{{.*}} : index
+// CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-NEXT: %[[V0:.*]] = vector.load %[[B]][%[[PK]], %[[J0]]] : memref<2x16xf32>, vector<4xf32>
+// CHECK-NEXT: vector.store %[[V0]], %[[PB]][%[[P]], %[[PK]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
+// CHECK-NEXT: %[[J1:.*]] = arith.addi %[[J0]], %{{.*}} : index
+// CHECK-NEXT: %[[V1:.*]] = vector.load %[[B]][%[[PK]], %[[J1]]] : memref<2x16xf32>, vector<4xf32>
+// CHECK-NEXT: vector.store %[[V1]], %[[PB]][%[[P]], %[[PK]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
+// The loop over the two blocks of 3 rows, and in it the loop over the two panels.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
+// CHECK: arith.muli %[[TP:[0-9a-z_]+]], %{{.*}} : index
+// CHECK: scf.for %[[K:[0-9a-z_]+]] = {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK-NEXT: vector.load %[[PB]][%[[TP]], %[[K]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
+// CHECK-NEXT: vector.load %[[PB]][%[[TP]], %[[K]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
+// CHECK-NOT: vector.load %[[B]]
+// CHECK: memref.dealloc %[[PB]] : memref<2x2x8xf32>
+// CHECK-NEXT: func.return
+func.func @packed_b(%a: memref<6x2xf32>, %b: memref<2x16xf32>, %c: memref<6x16xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c6 = arith.constant 6 : index
+  %c16 = arith.constant 16 : index
+  scf.for %i = %c0 to %c6 step %c1 {
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c16 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<6x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x16xf32>
+        %z = memref.load %c[%i, %j] : memref<6x16xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<6x16xf32>
+      }
+    }
+  }
+  func.return
+}
