@@ -34,11 +34,15 @@ string alone fixes the result) leaves the module unchanged; `aidjit.jit(threads=
 
 The minimum work, measured on the 2-core machine of PERF-NOTES (gcc 12, libgomp's default
 wait policy, median wall time of a loop called from Python): a parallel region costs ~2 us while
-the worker still spins from the last one (libgomp spins ~7 ms after each), 5-15 us when it must
-be woken, and up to a scheduler tick (~3 ms) when the other core is busy and the worker has
-gone to sleep. A W1-like loop broke even at ~8 us of serial work and gained 1.5-1.9x from
-~30 us; `MIN_WORK` asks for ~15-30 us, ten times the fork/join of a spinning worker and twice a
-wake-up. W2a's loops (~10 us each) stay serial.
+the worker still spins from the last one, 5-15 us when it must be woken, and up to a scheduler
+tick (~3 ms) when the other core is busy and the worker has gone to sleep. A W1-like loop broke
+even at ~8 us of serial work and gained 1.5-1.9x from ~30 us. aidjit's workers spin ~0.5 ms
+after each region before sleeping (runtime/openmp_policy.py), so back-to-back regions and calls
+find them awake: 0.5-1 us per region on a 2-vCPU AMD EPYC guest, where waking a sleeping one
+took ~0.1 ms. `MIN_WORK` asks for ~4-8 us of compute-bound work, five to ten fork/joins of a
+spinning worker; a loop that streams its operands from L3 takes longer per unit: W2a's first
+layer (380,000 units, 784 x 256 weights read once per call) took ~16 us on one thread, and
+2.22x numpy per call on two against 1.92x serial (median of 7 samples, `aidjit.jit`).
 """
 
 from __future__ import annotations
@@ -77,9 +81,9 @@ _LIBM_CALLS = (
     math.ErfOp,
 )
 
-MIN_WORK = 1 << 20
-"""Work units below which a loop stays serial: ~15-30 us of serial work at the 0.015-0.03 ns
-per unit measured on the reference workloads' loops (gcc 12 -O3, AVX-512)."""
+MIN_WORK = 1 << 18
+"""Work units below which a loop stays serial: ~4-8 us of serial work at the 0.015-0.03 ns
+per unit measured on the reference workloads' compute-bound loops (gcc 12 -O3)."""
 
 _VIEWS = (memref.CollapseShapeOp, memref.ExpandShapeOp, memref.SubviewOp, memref.CastOp)
 """Ops whose result addresses its source's memory through its own static layout (relative to

@@ -18,6 +18,7 @@ import pytest
 import aidjit
 from aidjit import ops
 from aidjit.pipeline import DEFAULT_PIPELINE
+from aidjit.runtime.openmp_policy import SPIN_COUNT, USER_CONTROLS
 
 BENCH = str(Path(__file__).resolve().parents[2] / "bench")
 if BENCH not in sys.path:
@@ -176,24 +177,26 @@ x = np.ones((1031, 1537), np.float32)
 f = aidjit.compile(lambda t: aidjit.ops.exp(t) * 2.0, x, threads=2, tier="optimized")
 assert "omp parallel" in f.ir("c")
 f(x)
-print(os.environ.get("OMP_WAIT_POLICY"))
+print(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"))
 sys.stdout.flush()
 ctypes.CDLL("libgomp.so.1").omp_display_env(1)
 """
 
 
-@pytest.mark.parametrize(("given", "spins"), [(None, "0"), ("active", "30000000000")])
-def test_openmp_workers_sleep_unless_the_user_chose_a_wait_policy(
+@pytest.mark.parametrize(
+    ("given", "spins"), [(None, str(SPIN_COUNT)), ("active", "30000000000"), ("passive", "0")]
+)
+def test_openmp_workers_spin_briefly_unless_the_user_chose_a_wait_policy(
     given: str | None, spins: str
 ) -> None:
-    """libgomp reads its policy when the first parallel kernel loads it: passive, so idle
-    workers sleep instead of spinning against other work on the cores; the environment is
+    """libgomp reads its policy when the first parallel kernel loads it: idle workers spin
+    SPIN_COUNT iterations, then sleep, instead of libgomp's 300,000; the environment is
     restored (child processes and other OpenMP runtimes never see it); a user's choice wins.
-    libgomp shows the policy as its spin count (300000 when nothing is set)."""
+    libgomp shows the policy as its spin count."""
     toolchain = aidjit.runtime.toolchain.find_toolchain()
     if "-fopenmp" not in toolchain.cflags or "clang" in toolchain.version:
         pytest.skip("the toolchain links no libgomp")
-    environment = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    environment = {k: v for k, v in __import__("os").environ.items() if k not in USER_CONTROLS}
     if given is not None:
         environment["OMP_WAIT_POLICY"] = given
     result = subprocess.run(
@@ -203,5 +206,5 @@ def test_openmp_workers_sleep_unless_the_user_chose_a_wait_policy(
         text=True,
         check=True,
     )
-    assert result.stdout.splitlines()[0] == str(given)
+    assert result.stdout.splitlines()[0] == f"{given} None"
     assert f"GOMP_SPINCOUNT = '{spins}'" in result.stderr

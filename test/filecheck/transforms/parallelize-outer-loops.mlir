@@ -4,7 +4,7 @@
 
 // Loop-level input as convert-linalg-to-fused-loops makes it (xDSL 0.74 prints scf.parallel in
 // its generic form). With min-work=64 every loop but the tiny one has enough work: the test is
-// about which loops are independent. With the default minimum (2^20 units) these small loops
+// about which loops are independent. With the default minimum (2^18 units) these small loops
 // all stay serial; with threads=1 (the pass's default) nothing changes.
 
 // An elementwise loop: iteration i writes y[i] and reads x[i] only.
