@@ -323,9 +323,7 @@ class _Emitter:
         A's `producer` (see `_packable_producer`) is computed into the packed block."""
         self.use(found)
         width = self.width(rows)
-        span = width * self.lanes
-        vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
-        full_end = self.j_lb + (vector_end - self.j_lb) // span * span
+        span, vector_end, full_end = self.column_ends(width)
         row_index = [None if i0 is None else self.offset(i0, r) for r in range(rows)]
         self.packed = self.pack_a(row_index, producer)
         packed_b, panel_width = self.panels.get(found.k_loop, (None, 0))
@@ -348,16 +346,23 @@ class _Emitter:
         if self.j_ub > vector_end:
             self.columns(row_index, self.index(vector_end), 1, self.mask(self.j_ub - vector_end))
 
+    def column_ends(self, width: int) -> tuple[int, int, int]:
+        """For tiles `width` vectors wide: the columns of one (span), the end of the last
+        full vector and the end of the last full tile."""
+        span = width * self.lanes
+        vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
+        return span, vector_end, self.j_lb + (vector_end - self.j_lb) // span * span
+
     def panel_start(self, p: SSAValue, span: int) -> SSAValue:
         """The first column of panel `p`: j_lb + p * span."""
         product = self.add(arith.MuliOp(p, self.index(span))).results[0]
         return self.plus(self.index(self.j_lb), product) if self.j_lb else product
 
-    def pack_b(self, found: Contraction) -> SSAValue | None:
+    def pack_b(self, found: Contraction) -> None:
         """`found`'s B copied once into panels of the full tiles' width, each k-major and
-        contiguous (`packed[p, k, :]` = B[k, panel p's columns]), as BLIS packs B; returns
-        the buffer (heap: B may be megabytes), or None when there is no full panel or k does
-        not start at 0.
+        contiguous (`packed[p, k, :]` = B[k, panel p's columns]), as BLIS packs B, into a
+        heap buffer (B may be megabytes) recorded in `panels`; nothing when there is no full
+        panel or k does not start at 0.
 
         Read in place, a panel's row is a few vectors every row of B apart: each k of the
         micro-kernel touches new lines (two per vector when numpy's 16-byte-aligned arrays
@@ -367,11 +372,10 @@ class _Emitter:
         numpy's alignment (2.5 -> 2.3 ms with B line-aligned)."""
         self.use(found)
         width = self.width(self.rows)
-        span = width * self.lanes
-        vector_end = self.j_ub - (self.j_ub - self.j_lb) % self.lanes
-        panels = (vector_end - self.j_lb) // span
+        span, _, full_end = self.column_ends(width)
+        panels = (full_end - self.j_lb) // span
         if panels == 0 or self.k_lb != 0:
-            return None
+            return
         alloc = memref.AllocOp.get(found.element_type, 64, [panels, self.k_ub, span])
         packed = self.add(alloc).results[0]
         b = found.b
@@ -393,7 +397,6 @@ class _Emitter:
 
         self.loop(0, panels, 1, panel)
         self.panels[found.k_loop] = (packed, width)
-        return packed
 
     def packs(self, found: Contraction, rows: int) -> bool:
         """Whether `pack_a` packs a block of `rows` rows of `found`'s A: two or more, k from
@@ -590,7 +593,6 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
 
         lb, ub = found.bound(row_loop)
         full = lb + (ub - lb) // emitter.rows * emitter.rows
-        packed_b = []
         # B is read by two blocks of rows or more; and the row loop is a top-level loop, which
         # parallelize-outer-loops may run on threads: inside another loop (a convolution's
         # loop over images), the heap buffer would keep that loop serial.
@@ -598,7 +600,7 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
             for contraction in contractions:
                 b = contraction.b.memref
                 if _defined_outside(b, row_loop) and not _written_in(row_loop, b):
-                    packed_b.append(emitter.pack_b(contraction))
+                    emitter.pack_b(contraction)
         if full > lb:
 
             def block_of_rows(i0: SSAValue, _: Sequence[SSAValue]) -> Sequence[SSAValue]:
@@ -608,9 +610,8 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
             emitter.loop(lb, full, emitter.rows, block_of_rows)
         if ub > full:
             rows(emitter.index(full), ub - full)
-        for packed in packed_b:
-            if packed is not None:
-                emitter.add(memref.DeallocOp.get(packed))
+        for packed, _ in emitter.panels.values():
+            emitter.add(memref.DeallocOp.get(packed))
     inserted = list(emitter.block.ops)
     for op in inserted:
         op.detach()
