@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 
 
 _TARGET = detect_target()
+# exp and log as 1-ulp polynomials (libmvec's are 3 and 4 ulp, exp no faster). tanh: libmvec's
+# AVX-512 variant (1 ulp) ran W1 as fast as the 5-ulp rational, so it is kept there; its AVX2
+# variant took twice the rational's time in W1 (AMD EPYC), and without libmvec the rational is
+# the only vector route. docs/performance.md, "Vector math".
+_TARGET_EXPANDED_MATH = ("exp", "log") if _TARGET.isa.name == "avx512" else ("exp", "log", "tanh")
 LOOP_PASSES: tuple[str, ...] = (
     "convert-linalg-to-fused-loops",
     # The schedules: their parameters come from the CPU detected (aidjit.runtime.target).
@@ -47,9 +52,7 @@ LOOP_PASSES: tuple[str, ...] = (
     f"registers={_TARGET.vector_registers} l1-bytes={_TARGET.l1d_bytes}}}",
     f"vectorize-transposes{{vector-bytes={_TARGET.isa.vector_bytes}}}",
     f"vectorize-loops{{vector-bytes={_TARGET.isa.vector_bytes}}}",
-    # exp and log as 1-ulp polynomials (libmvec's are 3 and 4 ulp, exp no faster); tanh left
-    # to libmvec at the vector width (1 ulp, as fast as the 5-ulp rational): docs/performance.md.
-    "expand-math{functions=exp,log}",
+    f"expand-math{{functions={','.join(_TARGET_EXPANDED_MATH)}}}",
     "parallelize-outer-loops",
 )
 """The passes of the loops stage, in order."""

@@ -566,6 +566,9 @@ class _FunctionEmitter:
                 raise _unsupported(op, f"unsigned comparison of {source.type}")
             result_c = self.mask_of(source.type, op)
             init = template.format(*operands)
+        elif isinstance(op, arith.SelectOp) and (min_max := emit_vector.select_as_min_max(op)):
+            name, a, b = min_max
+            init = f"{self.intrinsic(op, name, result.type)}({self.expr(a)}, {self.expr(b)})"
         elif isinstance(op, arith.SelectOp):
             mask = self.mask_of(result.type, op)
             condition = operands[0]
@@ -600,7 +603,8 @@ class _FunctionEmitter:
             self.needs.vector_helpers[(helper, source.type)] = None
             init = f"aidjit_{helper}_{_vector_short(source.type, op)}({', '.join(operands)})"
         elif isinstance(op, math.FmaOp | math.SqrtOp):
-            init = f"{self.intrinsic(op, source.type)}({', '.join(operands)})"
+            name = "sqrt" if isinstance(op, math.SqrtOp) else "fmadd"
+            init = f"{self.intrinsic(op, name, source.type)}({', '.join(operands)})"
         elif kind in emit_vector.LIBMVEC_OPS:
             root = emit_vector.LIBMVEC_OPS[kind]
             element = _c_type(source.type.get_element_type(), op)
@@ -627,10 +631,12 @@ class _FunctionEmitter:
         if emit_vector.uses_intrinsics(bits, element_bytes):
             self.needs.intrinsic_bits.add(bits)
 
-    def intrinsic(self, op: Operation, type_: VectorType) -> str:
+    def intrinsic(self, op: Operation, operation: str, type_: VectorType) -> str:
+        """The x86 intrinsic of `operation` on `type_` (emit_vector.intrinsic), whose header
+        and ISA guard the file then includes."""
         element = _c_type(type_.get_element_type(), op)
         bits = 8 * _C_SIZES[element] * type_.get_shape()[0]
-        name = emit_vector.intrinsic(op, bits, element)
+        name = emit_vector.intrinsic(operation, bits, element)
         if name is None:
             raise _unsupported(op, f"'{op.name}' on {type_} (no {bits}-bit intrinsic)")
         self.needs.intrinsic_bits.add(bits)
@@ -771,7 +777,7 @@ def _emit_broadcast(emitter: _FunctionEmitter, op: vector.BroadcastOp) -> None:
 
 def _emit_vector_fma(emitter: _FunctionEmitter, op: vector.FMAOp) -> None:
     operands = ", ".join(emitter.expr(value) for value in (op.lhs, op.rhs, op.acc))
-    init = f"{emitter.intrinsic(op, op.lhs.type)}({operands})"
+    init = f"{emitter.intrinsic(op, 'fmadd', op.lhs.type)}({operands})"
     emitter.declare(op.res, _c_type(op.res.type, op), init)
 
 

@@ -7,7 +7,8 @@ The vector passes (`vectorize-loops`, `tile-contractions`) write the loop level 
   each (checked with objdump: `vaddps zmm`, `vcmpltps` into a mask register, `vpblendmd`);
 - a comparison yields a signed integer vector of the compared lanes' width (GCC's rule), so an
   `i1` vector has the C type of its producer's lanes (`aidjit_v16i32` after comparing floats),
-  and `arith.select` is a bit blend through that mask;
+  and `arith.select` is a bit blend through that mask, or x86's min/max where the select is
+  `a < b ? a : b` or `a > b ? a : b` (`select_as_min_max`);
 - loads and stores go through `__builtin_memcpy`, i.e. unaligned `vmovups`: a row of a
   workspace buffer is 64-byte aligned but a column offset or a subview need not be;
 - FMA and square root are intrinsics (`_mm512_fmadd_ps`): `-ffp-contract=off` (see
@@ -26,28 +27,13 @@ from string import Template
 
 from xdsl.dialects import arith, math
 from xdsl.dialects.builtin import VectorType
-from xdsl.ir import Attribute, Operation
+from xdsl.ir import Attribute, Operation, SSAValue
 
 VECTOR_PREFIX = "aidjit_v"
 
-# Intrinsics by (vector bits, element C type): FMA and square root, the two ops whose C
-# operator form would be wrong (two roundings) or slow (a lane loop over sqrtf).
-_FMA = {
-    (512, "float"): "_mm512_fmadd_ps",
-    (256, "float"): "_mm256_fmadd_ps",
-    (128, "float"): "_mm_fmadd_ps",
-    (512, "double"): "_mm512_fmadd_pd",
-    (256, "double"): "_mm256_fmadd_pd",
-    (128, "double"): "_mm_fmadd_pd",
-}
-_SQRT = {
-    (512, "float"): "_mm512_sqrt_ps",
-    (256, "float"): "_mm256_sqrt_ps",
-    (128, "float"): "_mm_sqrt_ps",
-    (512, "double"): "_mm512_sqrt_pd",
-    (256, "double"): "_mm256_sqrt_pd",
-    (128, "double"): "_mm_sqrt_pd",
-}
+# x86 intrinsics are `<register>_<operation>_<lanes>`: `_mm512_fmadd_ps`, `_mm256_min_pd`.
+_REGISTER_PREFIX = {512: "_mm512", 256: "_mm256", 128: "_mm"}
+_LANE_SUFFIX = {"float": "ps", "double": "pd"}
 _MASK_LANES = {1: "int8_t", 2: "int16_t", 4: "int32_t", 8: "int64_t"}
 
 
@@ -82,10 +68,42 @@ def touches_vectors(op: Operation) -> bool:
     return any(is_vector(value.type) for value in (*op.results, *op.operands))
 
 
-def intrinsic(op: Operation, bits: int, element_c_type: str) -> str | None:
-    """The intrinsic for a vector FMA or square root of this width, or None."""
-    table = _SQRT if isinstance(op, math.SqrtOp) else _FMA
-    return table.get((bits, element_c_type))
+def intrinsic(operation: str, bits: int, element_c_type: str) -> str | None:
+    """The x86 intrinsic of `operation` ("fmadd", "sqrt", "min", "max") on vectors of this
+    width, or None. FMA and square root are the two ops whose C operator form would be wrong
+    (two roundings) or slow (a lane loop over sqrtf); min and max see `select_as_min_max`."""
+    if bits not in _REGISTER_PREFIX or element_c_type not in _LANE_SUFFIX:
+        return None
+    return f"{_REGISTER_PREFIX[bits]}_{operation}_{_LANE_SUFFIX[element_c_type]}"
+
+
+_OGT, _OLT = 2, 4
+"""arith.cmpf's predicate numbers of ordered `>` and `<`."""
+
+
+def select_as_min_max(op: arith.SelectOp) -> tuple[str, SSAValue, SSAValue] | None:
+    """("min" or "max", a, b) when `op` is `a < b ? a : b` or `a > b ? a : b` (a clamp of
+    expand-math, NaN passing), the comparison's operands in either order; else None.
+
+    x86's minps/maxps compute exactly that, `a < b ? a : b`, NaN and signed zeros included (b
+    wherever the ordered comparison is false), in one instruction, where the blend is a compare
+    and a `vpblendvb` (or three logic ops) that gcc does not turn back into a min: in W1 the
+    four clamps of two tanh and one exp, each a blend, cost 20% of the loop on AVX2.
+    """
+    condition = op.cond.owner
+    if not isinstance(condition, arith.CmpfOp):
+        return None
+    predicate = condition.predicate.value.data
+    picked, other = op.lhs, op.rhs
+    if predicate not in (_OGT, _OLT) or picked is other:
+        return None
+    if condition.lhs is picked and condition.rhs is other:
+        less = predicate == _OLT
+    elif condition.lhs is other and condition.rhs is picked:
+        less = predicate == _OGT
+    else:
+        return None
+    return ("min" if less else "max", picked, other)
 
 
 # Templates over the operands {0}, {1}, ...: {t} is the result's C type, {v} the short name

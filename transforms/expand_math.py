@@ -7,8 +7,9 @@ range reduction + polynomial + reconstruction, made of `arith` ops (`math.fma`, 
 `math.copysign`, which gcc compiles to instructions): a loop over them vectorises like any
 arithmetic, at any width, with no call. Each expansion is within 1 ulp (f64 tanh: 2, f32
 tanh: 5) of the correctly rounded result, measured over every f32 input (docs/performance.md,
-"Vector math"), and keeps IEEE special values, branch-free. The default pipeline expands exp
-and log only (`functions=exp,log`): libmvec's tanh is 1 ulp and as fast.
+"Vector math"), and keeps IEEE special values, branch-free. The default pipeline expands all
+three, except on AVX-512 (`functions=exp,log`), where libmvec's tanh is 1 ulp and as fast
+(aidjit.pipeline).
 
     exp   x -> clamp x to [lo, hi] (NaN passes), k = round(x / ln 2) (by adding 1.5 * 2^p),
           r = x - k ln2 (two fma steps, Cody-Waite), exp(r) = 1 + r + r^2 P(r),
@@ -260,6 +261,14 @@ class _Expander:
         """`then` where `x <predicate> bound`, else `otherwise`: clamps and special values."""
         return self.select(self.compare(predicate, x, self.constant(bound)), then, otherwise)
 
+    def clamp(self, x: SSAValue, low: float, high: float) -> SSAValue:
+        """x clamped to [low, high], NaN passing through: `x > high ? high : x`, then
+        `y < low ? low : y`, the form of x86's minps/maxps (one instruction each in C,
+        emit_vector.select_as_min_max), where arith.minimumf/maximumf would also tell -0 from
+        +0 and test for NaN, which a clamp to nonzero bounds needs neither of."""
+        below = self.pick("ogt", x, high, self.constant(high), x)
+        return self.pick("olt", below, low, self.constant(low), below)
+
     # bits
     def to_bits(self, x: SSAValue) -> SSAValue:
         return self.emit(arith.BitcastOp(x, self.typed(self.fmt.int_type)))
@@ -298,9 +307,8 @@ def _exp_of_reduced(e: _Expander, x: SSAValue) -> SSAValue:
 
 def expand_exp(e: _Expander, x: SSAValue) -> SSAValue:
     low, high = e.fmt.exp_bounds
-    clamped = e.pick("ogt", x, high, e.constant(high), x)  # +inf -> overflow to inf
-    clamped = e.pick("olt", clamped, low, e.constant(low), clamped)  # -inf -> 0
-    return _exp_of_reduced(e, clamped)
+    # +inf -> overflow to inf, -inf -> 0
+    return _exp_of_reduced(e, e.clamp(x, low, high))
 
 
 def expand_log(e: _Expander, x: SSAValue) -> SSAValue:
@@ -369,8 +377,7 @@ def _rational_tanh(
     propagates it; +-inf clamp to +-1), x itself below `TANH_RATIONAL_TINY`: one division and
     eleven fmas, where the exp-based form took an exp, a division and both branches (f32 W1,
     whose sigmoid is a tanh too, ran 1.5x faster)."""
-    clamped = e.emit(arith.MinimumfOp(x, e.constant(TANH_RATIONAL_CLAMP)))
-    clamped = e.emit(arith.MaximumfOp(clamped, e.constant(-TANH_RATIONAL_CLAMP)))
+    clamped = e.clamp(x, -TANH_RATIONAL_CLAMP, TANH_RATIONAL_CLAMP)
     z = e.mul(clamped, clamped)
     ratio = e.div(e.mul(clamped, e.polynomial(numerator, z)), e.polynomial(denominator, z))
     return e.pick("olt", e.emit(math.AbsFOp(x)), TANH_RATIONAL_TINY, x, ratio)

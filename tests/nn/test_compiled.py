@@ -186,7 +186,14 @@ def test_compiled_model_equals_eager(dtype: type, gradients: bool) -> None:
         assert compiled_tree == eager_tree
         for got, want in zip(compiled_leaves, eager_leaves, strict=True):
             assert got.dtype == dtype
-            np.testing.assert_allclose(got, np.asarray(want), **TOLERANCE[dtype])
+            want = np.asarray(want)
+            # A gradient element is a sum of many terms: its rounding error scales with the
+            # leaf's magnitude, not its own (a conv weight's 0.079 among entries of 7.3).
+            scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+            tolerance = TOLERANCE[dtype]
+            np.testing.assert_allclose(
+                got, want, rtol=tolerance["rtol"], atol=tolerance["atol"] * scale
+            )
         new_state = (compiled[1][0] if gradients else compiled[1])[1]
         state = {**state, **new_state}
     assert len(jitted.versions()) == 1

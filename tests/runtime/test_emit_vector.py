@@ -135,6 +135,29 @@ def test_comparisons_and_select_follow_every_predicate(dtype: type, tmp_path: Pa
         np.testing.assert_array_equal(got, expected, err_msg=predicate)
 
 
+@pytest.mark.parametrize("dtype", list(TYPES))
+@pytest.mark.parametrize("predicate", ["olt", "ogt"])
+@pytest.mark.parametrize("swapped", [False, True], ids=["a_b", "b_a"])
+def test_selects_that_are_a_min_or_max_keep_nan_and_signed_zeros(
+    predicate: str, swapped: bool, dtype: type, tmp_path: Path
+) -> None:
+    """`a < b ? a : b` and its three mirror images become minps/maxps (emit_vector.
+    select_as_min_max): the same lanes as the blend, NaN (either side) and -0.0/+0.0 pairs,
+    which SPECIALS has, included."""
+    x, y, _ = _inputs(dtype)
+    picked, other = ("%b", "%a") if swapped else ("%a", "%b")
+    lanes = min(LANES, detect_target().isa.vector_bytes // np.dtype(dtype).itemsize)
+    body = f"    %m = arith.cmpf {predicate}, %a, %b : VEC\n"
+    body += f"    %r = arith.select %m, {picked}, {other} : vector<{lanes}xi1>, VEC"
+    text = _module(body, TYPES[dtype], lanes=lanes)
+    assert "_min_p" in emit_c(parse(text)) or "_max_p" in emit_c(parse(text))
+    got = _run(text, dtype, tmp_path)
+    taken, rest = (y, x) if swapped else (x, y)
+    expected = np.where(_cmpf_reference(predicate, x, y), taken, rest)
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+
+
 @pytest.mark.parametrize("kind", ["add", "mul", "maximumf", "minimumf"])
 @pytest.mark.parametrize("dtype", list(TYPES))
 def test_reductions_fold_lanes_in_order(kind: str, dtype: type, tmp_path: Path) -> None:
