@@ -377,13 +377,17 @@ func.func @two_layers(%x: memref<6x2xf32>, %w1: memref<2x4xf32>, %z: memref<6x4x
 
 // -----
 
-// Two blocks of rows or more read B from panels packed once before the row loop: on the heap
-// (B may be megabytes), panel-major and k-major inside a panel, each panel as wide as a tile
-// (2 vectors of 4 here), line-aligned. The micro-kernel loads B from its panel at (p, k),
-// and the buffer is freed after the row loop.
+// Two blocks of rows or more read B from panels packed once before the row loop, into bytes
+// added at the end of the workspace (B may be megabytes; the workspace is allocated once per
+// compiled function, a heap buffer would be once per call): the 40-byte workspace becomes
+// 64 + 128 bytes, its old view untouched, the panels a view at byte 64. Panel-major and
+// k-major inside a panel, each panel as wide as a tile (2 vectors of 4 here), line-aligned.
+// The micro-kernel loads B from its panel at (p, k).
 // CHECK-LABEL: func.func @packed_b
-// CHECK-SAME: (%[[A:.*]]: memref<6x2xf32>, %[[B:.*]]: memref<2x16xf32>, %[[C:.*]]: memref<6x16xf32>)
-// CHECK: %[[PB:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2x2x8xf32>
+// CHECK-SAME: (%[[A:.*]]: memref<6x2xf32>, %[[B:.*]]: memref<2x16xf32>, %[[C:.*]]: memref<6x16xf32>, %[[WS:.*]]: memref<192xi8>)
+// CHECK: memref.view %[[WS]][%{{.*}}][] : memref<192xi8> to memref<10xf32>
+// CHECK: %[[AT:.*]] = arith.constant 64 : index
+// CHECK: %[[PB:.*]] = memref.view %[[WS]][%[[AT]]][] : memref<192xi8> to memref<2x2x8xf32>
 // CHECK-NEXT: scf.for %[[P:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT: %[[J0:.*]] = arith.muli %[[P]], %{{.*}} : index
 // CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
@@ -400,10 +404,13 @@ func.func @two_layers(%x: memref<6x2xf32>, %w1: memref<2x4xf32>, %z: memref<6x4x
 // CHECK-NEXT: vector.load %[[PB]][%[[TP]], %[[K]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
 // CHECK-NEXT: vector.load %[[PB]][%[[TP]], %[[K]], %{{.*}}] : memref<2x2x8xf32>, vector<4xf32>
 // CHECK-NOT: vector.load %[[B]]
-// CHECK: memref.dealloc %[[PB]] : memref<2x2x8xf32>
-// CHECK-NEXT: func.return
-func.func @packed_b(%a: memref<6x2xf32>, %b: memref<2x16xf32>, %c: memref<6x16xf32>) {
+// CHECK-NOT: memref.alloc(
+// CHECK: func.return
+func.func @packed_b(%a: memref<6x2xf32>, %b: memref<2x16xf32>, %c: memref<6x16xf32>, %ws: memref<40xi8>) {
   %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.view %ws[%c0][] : memref<40xi8> to memref<10xf32>
+  memref.store %zero, %t[%c0] : memref<10xf32>
   %c1 = arith.constant 1 : index
   %c2 = arith.constant 2 : index
   %c6 = arith.constant 6 : index
