@@ -83,6 +83,7 @@ from xdsl.traits import is_side_effect_free
 
 from aidjit.lowering.structured import constant_int, element_bytes, shaped_bytes
 from aidjit.runtime.strided import static_layout
+from aidjit.transforms.memory_plan import ALIGNMENT
 
 MAX_TILE_ROWS = 8
 """Rows of the register tile: more rows cost more broadcasts per k than they save in B
@@ -228,10 +229,6 @@ def _roles(
     return Contraction(k_loop, j_loop, a, b, c, fma, store, row_loop)
 
 
-WORKSPACE_ALIGNMENT = 64
-"""Bytes: where `grow_workspace` puts a buffer in the workspace (a cache line, a vector)."""
-
-
 def grow_workspace(function: func.FuncOp, nbytes: int) -> tuple[BlockArgument, int]:
     """(the workspace, the offset of `nbytes` new bytes at its end): the function's trailing
     `memref<Nxi8>` argument, the runtime's workspace (aidjit.api.workspace_bytes), made
@@ -247,7 +244,7 @@ def grow_workspace(function: func.FuncOp, nbytes: int) -> tuple[BlockArgument, i
         and len(old.type.get_shape()) == 1
     )
     size = old.type.get_shape()[0] if is_workspace else 0  # type: ignore[union-attr]
-    offset = -(-size // WORKSPACE_ALIGNMENT) * WORKSPACE_ALIGNMENT
+    offset = -(-size // ALIGNMENT) * ALIGNMENT  # as the memory planner places buffers
     workspace = block.insert_arg(MemRefType(i8, [offset + nbytes]), len(block.args))
     workspace.name_hint = "workspace"
     if is_workspace:
@@ -630,7 +627,8 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
         full = lb + (ub - lb) // emitter.rows * emitter.rows
         # B is read by two blocks of rows or more; and the row loop is a top-level loop, which
         # parallelize-outer-loops may run on threads: inside another loop (a convolution's
-        # loop over images), the heap buffer would keep that loop serial.
+        # loop over images), every iteration would write the one set of panels, which would
+        # keep that loop serial.
         function = row_loop.parent_op()
         if full - lb >= 2 * emitter.rows and isinstance(function, func.FuncOp):
             for contraction in contractions:
