@@ -77,8 +77,8 @@ def intrinsic(operation: str, bits: int, element_c_type: str) -> str | None:
     return f"{_REGISTER_PREFIX[bits]}_{operation}_{_LANE_SUFFIX[element_c_type]}"
 
 
-_OGT, _OLT = 2, 4
-"""arith.cmpf's predicate numbers of ordered `>` and `<`."""
+_OGT = arith.CMPF_COMPARISON_OPERATIONS.index("ogt")
+_OLT = arith.CMPF_COMPARISON_OPERATIONS.index("olt")
 
 
 def select_as_min_max(op: arith.SelectOp) -> tuple[str, SSAValue, SSAValue] | None:
