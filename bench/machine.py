@@ -58,13 +58,11 @@ def blas_threads() -> int | None:
     return None
 
 
-def aidjit_threads(cflags: tuple[str, ...]) -> str:
+def aidjit_threads() -> str:
     requested = os.environ.get("AIDJIT_NUM_THREADS")
     if requested:
         return f"{requested} (AIDJIT_NUM_THREADS)"
-    if any(flag in ("-fopenmp", "-qopenmp") for flag in cflags):
-        return "OpenMP (default thread count)"
-    return "default (AIDJIT_NUM_THREADS unset)"
+    return f"{len(os.sched_getaffinity(0))} (every usable core: AIDJIT_NUM_THREADS unset)"
 
 
 def threads_in_force() -> dict[str, Any]:
@@ -72,7 +70,7 @@ def threads_in_force() -> dict[str, Any]:
     return {
         "usable_cores": len(os.sched_getaffinity(0)),
         "numpy_blas": blas_threads(),
-        "aidjit_compiled": aidjit_threads(find_toolchain().cflags),
+        "aidjit_compiled": aidjit_threads(),
     }
 
 

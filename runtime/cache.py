@@ -55,7 +55,6 @@ from typing import Any, Literal
 
 from aidjit.debug import debug_log
 from aidjit.errors import AidjitError, CacheError
-from aidjit.runtime.openmp_policy import kernel_loading
 from aidjit.runtime.toolchain import Toolchain, compile_shared, host_fingerprint
 
 CACHE_VERSION = "1"
@@ -342,8 +341,7 @@ def _is_valid(so_path: Path) -> bool:
     try:
         # dlopen through ctypes, not the loader's cffi: `cffi.FFI()` costs ~35 ms (pycparser),
         # which a warm start cannot afford for a check.
-        with kernel_loading():
-            ctypes.CDLL(str(so_path))
+        ctypes.CDLL(str(so_path))
     except OSError as error:
         debug_log(4, f"cache entry does not load, rebuilding: {so_path}: {error}")
         return False

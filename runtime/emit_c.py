@@ -55,7 +55,8 @@ from xdsl.utils.target import Target
 from aidjit.dialects.xdsl_fixes import VECTOR_AWARE_OPS
 from aidjit.dtypes import INDEX, LOOP_DTYPES
 from aidjit.errors import UnsupportedError, blame
-from aidjit.runtime import emit_vector
+from aidjit.lowering.structured import constant_int
+from aidjit.runtime import emit_vector, thread_pool
 from aidjit.runtime.emit_vector import mask_short, touches_vectors, vector_name
 from aidjit.runtime.strided import StridedLayout, row_major, static_layout, subview_layout
 from aidjit.transforms.parallelize_outer_loops import NUM_THREADS, trip_count
@@ -453,6 +454,8 @@ class _ModuleNeeds:
     intrinsic_bits: set[int] = field(default_factory=set)
     """Widths of the vector FMA and square root intrinsics (<immintrin.h>) used."""
     allocates: bool = False
+    threads: bool = False
+    """A loop runs on the thread pool: see THREAD_POOL_PROLOGUE."""
     narrows: bool = False
     """A function converts float64 to float32: see NO_SLP_GUARD."""
 
@@ -869,7 +872,10 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelO
     or one row group, whose buffers all live across the whole group) the same bytes, so inside
     the nest each object is reached through one pointer only, as C's `restrict` asks; views of
     one buffer (reshapes, subviews) are one parameter. At function scope, workspace views stay
-    plain pointers: across nests the bytes are shared."""
+    plain pointers: across nests the bytes are shared.
+
+    A parallel loop on more than one thread always becomes such a function, over a range of
+    its iterations, which the thread pool calls chunk by chunk (see `_emit_chunked`)."""
     inside = {v for nested in op.walk() for v in (*nested.results, *_block_args(nested))}
     parameters: dict[str, SSAValue] = {}
     for nested in op.walk():
@@ -877,7 +883,8 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelO
             if value in inside or isinstance(value.owner, arith.ConstantOp):
                 continue
             parameters.setdefault(emitter.names[value], value)
-    if op.results or not emitter.workspace_views.intersection(parameters):
+    chunking = _chunking(op) if isinstance(op, scf.ParallelOp) else None
+    if chunking is None and (op.results or not emitter.workspace_views.intersection(parameters)):
         # Values carried out of the loop stay in the caller; a nest over arguments only
         # already has `restrict` pointers.
         _STATEMENTS[type(op)](emitter, op)
@@ -902,13 +909,131 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelO
             nest.names[value] = name  # a literal: no parameter
         elif name in renamed:
             nest.names[value] = renamed[name]  # every view of one buffer is one parameter
-    _STATEMENTS[type(op)](nest, op)
     symbol = f"aidjit_{emitter.symbol}_nest{len(emitter.nests)}"
+    if chunking is None:
+        _STATEMENTS[type(op)](nest, op)
+    else:
+        bounds = [f"p{len(declarations)}", f"p{len(declarations) + 1}"]
+        declarations += [f"int64_t {bound}" for bound in bounds]
+        _emit_parallel_loop(nest, op, *bounds)
     head = f"static void {symbol}({', '.join(declarations) or 'void'}) {{"
     if any(isinstance(nested, arith.TruncFOp) for nested in op.walk()):
         head = f"AIDJIT_NO_SLP {head}"
     emitter.nests.append([head, *nest.lines, "}"])
-    emitter.line(f"{symbol}({', '.join(parameters)});")
+    if chunking is None:
+        emitter.line(f"{symbol}({', '.join(parameters)});")
+    else:
+        _emit_chunked(emitter, symbol, declarations[: len(parameters)], list(parameters), chunking)
+
+
+CHUNKS_PER_THREAD = 16
+"""A parallel loop is cut into up to this many chunks per thread: enough that the threads end
+within a small chunk of each other when one runs late or slow, few enough that taking a chunk
+(one atomic compare-and-swap on a line both threads touch, ~0.1 us) costs nothing next to it."""
+
+PARALLEL_ALIGNMENT = 1024
+"""Iterations per chunk of an innermost parallel loop are a multiple of this."""
+
+
+@dataclass(frozen=True)
+class _Chunking:
+    """How a parallel loop with constant bounds is cut: `chunks` ranges of `span` (iterations
+    times step) from `lower`, the last one ending at `upper`, run on `threads` threads."""
+
+    lower: int
+    upper: int
+    span: int
+    chunks: int
+    threads: int
+
+
+def _chunking(op: scf.ParallelOp) -> _Chunking | None:
+    """The chunks of a one-dimensional scf.parallel that runs on more than one thread (its
+    `aidjit.num_threads`, recorded by parallelize-outer-loops: a compile-time constant, so part
+    of the C source and of the cache key); None for one thread, or bounds that are not
+    constants (the loop is then serial: scf.parallel allows any order, one thread included).
+
+    Chunks are the same whichever thread runs them. An innermost loop (no loop inside) is the
+    one gcc vectorises, and gcc treats a loop's last elements (an epilogue after the vector
+    loop) with other code than the rest: narrower vectors, scalar libm calls, whose results
+    differ from libmvec's vector variants in the last bit. So that the same elements take the
+    epilogue whatever the thread count, an innermost loop's chunks are a multiple of
+    `PARALLEL_ALIGNMENT` iterations (any vector length times unrolling): only the last chunk has
+    an epilogue, at the loop's own end, as on one thread."""
+    if len(op.lowerBound) != 1 or op.initVals:
+        raise _unsupported(op, "a multi-dimensional or reducing scf.parallel")
+    threads = op.attributes.get(NUM_THREADS)
+    count = threads.value.data if isinstance(threads, IntegerAttr) else 1
+    trips = trip_count(op.lowerBound[0], op.upperBound[0], op.step[0])
+    if count <= 1 or trips is None or trips < 2:
+        return None
+    quantum = 1 if any(isinstance(n, scf.ForOp) for n in op.body.walk()) else PARALLEL_ALIGNMENT
+    per_chunk = min(
+        _chunk_sizes(trips, count, quantum), key=lambda size: _finish(trips, count, size)
+    )
+    lower, upper, step = (
+        constant_int(bound) for bound in (op.lowerBound[0], op.upperBound[0], op.step[0])
+    )
+    return _Chunking(lower, upper, per_chunk * step, -(-trips // per_chunk), count)
+
+
+def _chunk_sizes(trips: int, threads: int, quantum: int) -> range:
+    """Iterations per chunk worth trying: multiples of `quantum` from the smallest that keeps
+    within `CHUNKS_PER_THREAD` chunks per thread, up to twice that."""
+    smallest = -(-trips // (CHUNKS_PER_THREAD * threads))
+    smallest = -(-smallest // quantum) * quantum
+    return range(smallest, 2 * smallest + 1, quantum)
+
+
+def _finish(trips: int, threads: int, per_chunk: int) -> int:
+    """When the last thread ends, in iterations, if all run at one speed and take chunks in
+    turn: an odd chunk out is work one thread does alone (42 iterations in 21 chunks of 2
+    finish at 22 on two threads; in 14 chunks of 3, at 21, as a static split would)."""
+    chunks = -(-trips // per_chunk)
+    return min(-(-chunks // threads) * per_chunk, trips)
+
+
+def _emit_chunked(
+    emitter: _FunctionEmitter,
+    nest: str,
+    declarations: list[str],
+    arguments: list[str],
+    chunking: _Chunking,
+) -> None:
+    """Run the nest `nest` (its parameters, then the first and the end of its range of
+    iterations) through the thread pool: a context struct holds the arguments, and a chunk
+    function turns a chunk's number into its range."""
+    emitter.needs.threads = True
+    chunk = f"{nest}_chunk"
+    fields = [declaration.replace("*restrict ", "*") for declaration in declarations]
+    context_type = f"struct {nest}_context"
+    names = [declaration.split()[-1] for declaration in declarations]
+    body = [
+        f"    const int64_t first = {chunking.lower} + chunk * {chunking.span};",
+        f"    const int64_t end = first + {chunking.span} < {chunking.upper} ? "
+        f"first + {chunking.span} : {chunking.upper};",
+    ]
+    if fields:
+        emitter.nests.append([f"{context_type} {{", *(f"    {f};" for f in fields), "};"])
+        body.insert(0, f"    const {context_type} *fields = context;")
+    values = [f"fields->{name}" for name in names]
+    emitter.nests.append(
+        [
+            f"static void {chunk}(void *context, int64_t chunk) {{",
+            *body,
+            f"    {nest}({', '.join([*values, 'first', 'end'])});",
+            "}",
+        ]
+    )
+    if not fields:
+        emitter.line(f"aidjit_parallel({chunk}, 0, {chunking.chunks}, {chunking.threads});")
+        return
+    emitter.line("{")
+    emitter.line(f"    {context_type} aidjit_context = {{{', '.join(arguments)}}};")
+    emitter.line(
+        f"    aidjit_parallel({chunk}, &aidjit_context, {chunking.chunks}, {chunking.threads});"
+    )
+    emitter.line("}")
 
 
 def _block_args(op: Operation) -> list[SSAValue]:
@@ -957,45 +1082,26 @@ def _emit_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
     emitter.line("}")
 
 
-PARALLEL_ALIGNMENT = 1024
-"""Iterations per OpenMP chunk of an innermost parallel loop are a multiple of this."""
-
-
 def _emit_parallel(emitter: _FunctionEmitter, op: scf.ParallelOp) -> None:
-    """A one-dimensional scf.parallel without reductions (what parallelize-outer-loops makes) is
-    a C for loop under `#pragma omp parallel for`, on the `aidjit.num_threads` threads the pass
-    recorded (a compile-time constant: part of the C source, so of the cache key; without it, or
-    with 1, the loop is serial). Built without -fopenmp, the pragma is ignored: the same loop,
-    the same results, on one thread.
-
-    `schedule(static)` gives each thread one fixed, contiguous block of iterations: which
-    iterations a thread runs does not depend on timing. An innermost loop (no loop inside) is
-    the one gcc vectorises, and gcc treats a loop's last elements (an epilogue after the vector
-    loop) with other code than the rest: narrower vectors, scalar libm calls, whose results
-    differ from libmvec's vector variants in the last bit. So that the same elements take the
-    epilogue whatever the thread count, each thread's block is a multiple of
-    `PARALLEL_ALIGNMENT` iterations (any vector length times unrolling): only the last block
-    has an epilogue, at the loop's own end, as on one thread."""
+    """An scf.parallel that runs on one thread (see `_chunking`; a parallel loop nested in
+    another loop is one too): a C for loop."""
     if len(op.lowerBound) != 1 or op.initVals:
         raise _unsupported(op, "a multi-dimensional or reducing scf.parallel")
-    threads = op.attributes.get(NUM_THREADS)
-    count = threads.value.data if isinstance(threads, IntegerAttr) else 1
-    if count > 1:
-        schedule = "static"
-        trips = trip_count(op.lowerBound[0], op.upperBound[0], op.step[0])
-        if trips is not None and not any(isinstance(n, scf.ForOp) for n in op.body.walk()):
-            per_thread = -(-trips // count)
-            schedule += f", {-(-per_thread // PARALLEL_ALIGNMENT) * PARALLEL_ALIGNMENT}"
-        emitter.line(f"#pragma omp parallel for schedule({schedule}) num_threads({count})")
+    _emit_parallel_loop(emitter, op, emitter.expr(op.lowerBound[0]), emitter.expr(op.upperBound[0]))
+
+
+def _emit_parallel_loop(
+    emitter: _FunctionEmitter, op: scf.ParallelOp, lower: str, upper: str
+) -> None:
+    """The C for loop of a one-dimensional scf.parallel, from `lower` to `upper`."""
     body = op.body.block
     induction = emitter.fresh("i")
     emitter.names[body.args[0]] = induction
     step = emitter.expr(op.step[0])
     increment = f"{induction}++" if step == "1" else f"{induction} += {step}"
     emitter.line(
-        f"for ({_c_type(op.lowerBound[0].type, op)} {induction} = "
-        f"{emitter.expr(op.lowerBound[0])}; {induction} < {emitter.expr(op.upperBound[0])}; "
-        f"{increment}) {{"
+        f"for ({_c_type(op.lowerBound[0].type, op)} {induction} = {lower}; "
+        f"{induction} < {upper}; {increment}) {{"
     )
     emitter.block(body, [])
     emitter.line("}")
@@ -1226,6 +1332,22 @@ _ALIGNED_ALLOC = """\
 /* aligned_alloc is C11: declared here as well so the file also builds with -std=c99. */
 void *aligned_alloc(size_t alignment, size_t size);"""
 
+THREAD_POOL_PROLOGUE = f"""\
+/* Parallel loops run on aidjit's thread pool (aidjit/runtime/thread_pool.py), which the loader
+   puts here after loading this file. Left null (a C harness, no pool), they run chunk after
+   chunk on the calling thread, with the same results. */
+typedef void (*aidjit_chunk_fn)(void *context, int64_t chunk);
+void (*{thread_pool.SLOT})(aidjit_chunk_fn, void *, int64_t, int32_t) = 0;
+static void aidjit_parallel(aidjit_chunk_fn chunk, void *context, int64_t chunks,
+                            int32_t threads) {{
+    void (*pool)(aidjit_chunk_fn, void *, int64_t, int32_t) = {thread_pool.SLOT};
+    if (pool) {{
+        pool(chunk, context, chunks, threads);
+        return;
+    }}
+    for (int64_t c = 0; c < chunks; c++) chunk(context, c);
+}}"""
+
 _TOP_LEVEL = (func.FuncOp, memref.GlobalOp)
 
 
@@ -1324,6 +1446,7 @@ def emit_c(module: ModuleOp) -> str:
         [_INCLUDES, *_intrinsics_prologue(needs)],
         _libm_declarations(needs),
         [_ALIGNED_ALLOC] if needs.allocates else [],
+        [THREAD_POOL_PROLOGUE] if needs.threads else [],
         [NO_SLP_GUARD] if needs.narrows else [],
         _vector_typedefs(module),
         [helper_definition(helper, c_type) for helper, c_type in needs.helpers],

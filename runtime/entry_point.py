@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import sys
 import threading
 from importlib.machinery import ExtensionFileLoader, ModuleSpec
@@ -388,21 +387,9 @@ def _import(path: Path) -> ModuleType:
 
 
 def _build(source: str, include: Path, path: Path) -> None:
-    """Compile the extension to a private name, then rename it into place: processes building
-    it at once each write a whole file, and readers only ever see a whole one."""
-    from aidjit.runtime.toolchain import compile_shared, find_toolchain
+    from aidjit.runtime.toolchain import compile_into_place, find_toolchain
 
     found = find_toolchain(cflags=("-O2", f"-I{include}"), self_test=False)
     # No libraries, and no -Wl,-z,defs: the CPython API is resolved from the interpreter that
     # loads the extension, as for every extension module.
-    toolchain = dataclasses.replace(found, ldflags=())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    private = f"{path.stem}.{os.getpid()}-{threading.get_ident()}"
-    c_path, so_path = path.with_name(f"{private}.c"), path.with_name(f"{private}.so")
-    c_path.write_text(source)
-    try:
-        compile_shared(toolchain, c_path, so_path)
-        os.replace(so_path, path)
-    finally:
-        c_path.unlink(missing_ok=True)
-        so_path.unlink(missing_ok=True)
+    compile_into_place(dataclasses.replace(found, ldflags=()), source, path)

@@ -41,7 +41,7 @@ from aidjit.errors import (
     ShapeError,
 )
 from aidjit.runtime.entry_point import RELEASE_GIL_BYTES, Mismatch, entry_module, thunk_symbol
-from aidjit.runtime.openmp_policy import kernel_loading
+from aidjit.runtime.thread_pool import attach
 
 if TYPE_CHECKING:
     import cffi
@@ -84,8 +84,7 @@ def load_library(path: Path, prototype: str = "") -> tuple[cffi.FFI, Any]:
     if prototype:
         ffi.cdef(prototype if prototype.rstrip().endswith(";") else f"{prototype};")
     try:
-        with kernel_loading():
-            return ffi, ffi.dlopen(str(path))
+        return ffi, ffi.dlopen(str(path))
     except OSError as error:
         raise _unloadable(path, error) from error
 
@@ -121,6 +120,7 @@ class NativeFunction:
         self._entry = self.entry_point()
         if self._entry is None:
             self._cffi_call = self._load_cffi()
+        attach(so_path)  # its parallel loops run on the thread pool
 
     def __call__(self, *args: Any) -> tuple[np.ndarray, ...]:
         """Check ``args`` against the input specs, run the C function, return fresh outputs."""
@@ -150,21 +150,18 @@ class NativeFunction:
         specs = self.inputs + self.outputs
         moved = sum(int(np.prod(spec.shape)) * spec.dtype.itemsize for spec in specs)
         try:
-            with kernel_loading():
-                return module.Entry(
-                    str(self.so_path),
-                    thunk_symbol(self.symbol),
-                    tuple(
-                        (BUFFER_FORMATS[s.dtype], s.dtype.itemsize, s.shape) for s in self.inputs
-                    ),
-                    tuple((s.shape, s.dtype) for s in self.outputs),
-                    self.workspace_bytes,
-                    np.ndarray,
-                    np.empty,
-                    single,
-                    # Decided here, once: the GIL is kept around a call moving fewer bytes.
-                    0 if moved >= RELEASE_GIL_BYTES else moved + 1,
-                )
+            return module.Entry(
+                str(self.so_path),
+                thunk_symbol(self.symbol),
+                tuple((BUFFER_FORMATS[s.dtype], s.dtype.itemsize, s.shape) for s in self.inputs),
+                tuple((s.shape, s.dtype) for s in self.outputs),
+                self.workspace_bytes,
+                np.ndarray,
+                np.empty,
+                single,
+                # Decided here, once: the GIL is kept around a call moving fewer bytes.
+                0 if moved >= RELEASE_GIL_BYTES else moved + 1,
+            )
         except LookupError as error:
             raise _missing_symbol(self.so_path, thunk_symbol(self.symbol), error) from error
         except OSError as error:

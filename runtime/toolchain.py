@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     import subprocess
 
 
-OPENMP = "-fopenmp"
-
 DEFAULT_CFLAGS: tuple[str, ...] = (
     # Full optimisation: -O3 runs the loop vectoriser with its full cost model and unrolls.
     "-O3",
@@ -70,13 +68,6 @@ DEFAULT_CFLAGS: tuple[str, ...] = (
     # Honour `#pragma omp simd` and `#pragma omp declare simd` (which make gcc call libmvec's
     # vector expf/tanhf/...) without linking the OpenMP runtime.
     "-fopenmp-simd",
-    # OpenMP proper, for the `#pragma omp parallel for` of loops parallelize-outer-loops made
-    # (compile and link: the driver adds libgomp and -pthread). Always on: gcc 12 builds
-    # identical code for a file without such pragmas and links no libgomp into it (checked on
-    # W1's kernel), so a one-thread kernel pays nothing. Dropped by find_toolchain when the
-    # compiler finds no OpenMP runtime; the pragmas are then ignored and the loops run serially,
-    # with the same results.
-    OPENMP,
     # Signed integer overflow wraps, as MLIR's arith.addi/subi/muli define it (the emitter
     # writes them as plain signed C arithmetic on index and i64 values).
     "-fwrapv",
@@ -109,12 +100,11 @@ DEFAULT_LDFLAGS: tuple[str, ...] = (
     # Undefined symbols become link errors (a CompilationError naming the C file) instead of a
     # dlopen failure later. Understood by GNU ld, gold and lld, i.e. any Linux toolchain.
     "-Wl,-z,defs",
-    # Never unloaded once loaded. A kernel with a parallel loop is what links libgomp into the
-    # process; dlclose of the last such kernel (its CompiledFunction collected) would unmap
-    # libgomp while its worker threads still spin in it, and the process crashed a moment
-    # later (reproduced: compile a parallel kernel, call it, drop it, sleep). Kernels are small
-    # and content-addressed, so keeping them mapped costs little; understood by GNU ld, gold
-    # and lld.
+    # Never unloaded once loaded: the loader sets a kernel's pointer to the thread pool once
+    # per file (aidjit.runtime.thread_pool.attach), and a kernel unloaded and opened again
+    # would find it null and run its parallel loops on one thread. Kernels are small and
+    # content-addressed, so keeping them mapped costs little; understood by GNU ld, gold and
+    # lld.
     "-Wl,-z,nodelete",
     # Calls between the kernel's own functions bind inside the shared object. Without it the
     # dispatch thunk's call of a kernel named `step` went through the PLT to glibc's `step`
@@ -222,20 +212,12 @@ def _probe(path: str, chosen: tuple[str, ...]) -> Toolchain:
     # would call vector symbols nothing defines (see emit_c's AIDJIT_NO_LIBMVEC guard).
     no_vector_math = () if LIBMVEC in ldflags else (NO_LIBMVEC_DEFINE,)
     version = _compiler_version(path)
-    if OPENMP in chosen and not _finds_library(path, _openmp_runtime(version)):
-        debug_log(3, f"{path} cannot find its OpenMP runtime: parallel loops run serially")
-        chosen = tuple(flag for flag in chosen if flag != OPENMP)
     return Toolchain(
         cc=path,
         cflags=chosen + missing + no_vector_math,
         ldflags=ldflags,
         version=version,
     )
-
-
-def _openmp_runtime(version: str) -> str:
-    """The library `-fopenmp` links: clang's libomp, gcc's libgomp (shipped with gcc)."""
-    return "libomp.so" if "clang" in version else "libgomp.so"
 
 
 def _record_dir() -> Path:
@@ -304,6 +286,23 @@ def compile_shared(toolchain: Toolchain, c_path: Path, so_path: Path) -> None:
         f"C compiler failed (exit {result.returncode}) on {c_path}\n"
         f"command: {shlex.join(command)}\n{output}"
     )
+
+
+def compile_into_place(toolchain: Toolchain, source: str, path: Path) -> None:
+    """Compile ``source`` to a private name beside ``path``, then rename it into place:
+    processes building it at once each write a whole file, and readers only ever see a whole
+    one. For the libraries aidjit builds once per cache directory (the dispatch extension,
+    the thread pool), named by a digest of their source."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private = f"{path.stem}.{os.getpid()}-{threading.get_ident()}"
+    c_path, so_path = path.with_name(f"{private}.c"), path.with_name(f"{private}.so")
+    c_path.write_text(source)
+    try:
+        compile_shared(toolchain, c_path, so_path)
+        os.replace(so_path, path)
+    finally:
+        c_path.unlink(missing_ok=True)
+        so_path.unlink(missing_ok=True)
 
 
 def _run(command: Sequence[str], **options: Any) -> "subprocess.CompletedProcess[str]":
