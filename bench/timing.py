@@ -68,8 +68,8 @@ def settled(settings: Settings) -> Settings:
     after a pause long enough for the previous column's idle worker threads to stop spinning,
     then one untimed call wakes this column's own. OpenBLAS's workers spin for 2^28 time-stamp
     counter ticks after each call (0.1-0.15 s at this machine's 2-3 GHz counters); aidjit's
-    OpenMP workers sleep at once (runtime/openmp_policy.py). Without a pause, on two cores,
-    numpy's spinning BLAS worker and an OpenMP worker starved each other: W2b's numpy eager
+    workers spin 0.5 ms (runtime/thread_pool.py). Without a pause, on two cores, numpy's
+    spinning BLAS worker and aidjit's then OpenMP worker starved each other: W2b's numpy eager
     took 15-25 ms instead of 0.9. With 0.12 s, "aidjit compiled", measured right after the
     eager tape's BLAS calls, took 1.66 ms on W2b where `aidjit.jit`, the same kernel measured
     after it, took 1.30; with 0.4 s the two measured 1.144 and 1.121 (`bench/run.py --only W2b

@@ -9,7 +9,7 @@ benchmark's own (bench/workloads.py), so the demo and `python bench/run.py` meas
 the benchmark adds PyTorch and JAX columns when they are installed.
 
 Threads: both sides run on one thread — numpy's BLAS pinned before numpy is imported, aidjit's
-OpenMP loops through AIDJIT_NUM_THREADS — so the ratios measure code, not thread counts (on two
+parallel loops through AIDJIT_NUM_THREADS — so the ratios measure code, not thread counts (on two
 threads each, see `python bench/run.py`). The thread counts in force are printed.
 Run: `python examples/demo.py` (about 10 s; compiled kernels are cached on disk, so later runs
 skip gcc).
@@ -43,7 +43,6 @@ from workloads import BY_ID, MLP_SIZES, Workload, flatten  # noqa: E402
 
 import aidjit  # noqa: E402
 from aidjit import Tensor  # noqa: E402
-from aidjit.runtime.toolchain import find_toolchain  # noqa: E402
 
 DEMO_WORKLOADS = ("W2a", "W2b", "W3")
 # Between bench/timing.py's QUICK and FULL: stable medians in about a second per workload.
@@ -79,7 +78,7 @@ def blas_pinned() -> Iterator[None]:
 def thread_report() -> str:
     threads = blas_threads()
     numpy_part = "unknown (not OpenBLAS)" if threads is None else str(threads)
-    report = f"numpy BLAS {numpy_part}, aidjit compiled {aidjit_threads(find_toolchain().cflags)}"
+    report = f"numpy BLAS {numpy_part}, aidjit compiled {aidjit_threads()}"
     if threads not in (None, THREADS):
         report += (
             f"\nWARNING: numpy's BLAS runs {threads} threads, not {THREADS}: not like for like"

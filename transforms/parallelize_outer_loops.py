@@ -1,5 +1,5 @@
 """parallelize-outer-loops: top-level scf.for loops whose iterations are independent become
-scf.parallel, run on `threads` threads (OpenMP in the C, see runtime/emit_c.py).
+scf.parallel, run on `threads` threads (aidjit's thread pool, see runtime/thread_pool.py).
 
 Runs on the loop level, after convert-linalg-to-fused-loops. Each loop directly in a function's
 body (a lowered linalg op, or a row group's shared row loop) is a candidate; nothing nested is:
@@ -25,24 +25,26 @@ when
 - its work, in `_work` units (one per scalar op executed, `LIBM_WEIGHT` per libm call), is at
   least `min_work`, and it runs at least two iterations. The threshold is decided here, at
   compile time, because every shape is static: a loop below it is left as it is and pays
-  nothing, not even the test of an OpenMP `if` clause.
+  nothing, not even a call into the thread pool.
 
 Each iteration runs the same ops in the same order as the serial loop, so the results are
 bitwise the same for any thread count. `threads=1` (the default of the pass, so that a pipeline
 string alone fixes the result) leaves the module unchanged; `aidjit.jit(threads=...)` and
 `AIDJIT_NUM_THREADS` set it in the default pipeline.
 
-The minimum work, measured on the 2-core machine of PERF-NOTES (gcc 12, libgomp's default
-wait policy, median wall time of a loop called from Python): a parallel region costs ~2 us while
+The minimum work, measured on the 2-core machine of PERF-NOTES with OpenMP, which ran these loops
+before aidjit's own pool (gcc 12, libgomp's default wait policy, median wall time of a loop
+called from Python; the pool costs the same, measured in C): a parallel region costs ~2 us while
 the worker still spins from the last one, 5-15 us when it must be woken, and up to a scheduler
 tick (~3 ms) when the other core is busy and the worker has gone to sleep. A W1-like loop broke
 even at ~8 us of serial work and gained 1.5-1.9x from ~30 us. aidjit's workers spin ~0.5 ms
-after each region before sleeping (runtime/openmp_policy.py), so back-to-back regions and calls
+after each region before sleeping (runtime/thread_pool.py), so back-to-back regions and calls
 find them awake: 0.5-1 us per region on a 2-vCPU AMD EPYC guest, where waking a sleeping one
-took ~0.1 ms. `MIN_WORK` asks for ~4-8 us of compute-bound work, five to ten fork/joins of a
-spinning worker; a loop that streams its operands from L3 takes longer per unit: W2a's first
-layer (380,000 units, 784 x 256 weights read once per call) took ~16 us on one thread, and
-2.22x numpy per call on two against 1.92x serial (median of 7 samples, `aidjit.jit`).
+took ~0.1 ms. `MIN_WORK` asks for ~4-8 us of compute-bound work, five to ten parallel loops
+handed to a spinning worker; a loop that streams its operands from L3 takes longer per unit:
+W2a's first layer (380,000 units, 784 x 256 weights read once per call) took ~16 us on one
+thread, and 2.22x numpy per call on two against 1.92x serial (median of 7 samples,
+`aidjit.jit`).
 """
 
 from __future__ import annotations
