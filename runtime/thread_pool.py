@@ -22,7 +22,10 @@ runs its chunks in order on the calling thread, with the same results.
 
 Idle workers spin `SPIN_MICROSECONDS` (long enough to cover the serial code between a call's
 parallel loops and the gap between back-to-back calls), then sleep on a condition variable; a
-caller that finds workers asleep wakes them and starts on the chunks at once. Calls from several
+caller that finds workers asleep wakes them and starts on the chunks at once. A spinning worker
+takes a core another process may want: on a busy machine `AIDJIT_SPIN_US=0` makes workers sleep
+at once (what `OMP_WAIT_POLICY=passive` did for the OpenMP loops before), and `threads=1` avoids
+the pool altogether. Calls from several
 threads at once, and any call while the pool is busy, run their chunks on the calling thread.
 """
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import functools
+import os
 import threading
 from pathlib import Path
 
@@ -42,10 +46,13 @@ SLOT = "aidjit_thread_pool"
 
 ENTRY = "aidjit_parallel_for"
 
+SPIN_ENV_VAR = "AIDJIT_SPIN_US"
+MAX_SPIN_MICROSECONDS = 1_000_000
+
 SPIN_MICROSECONDS = 500
-"""How long an idle worker spins before it sleeps. Waking a sleeping worker cost ~0.1 ms on a
-2-vCPU KVM guest whose idle vCPU halts, a spinning one 0.5-1 us; W3's step has eleven parallel
-loops and serial code between them."""
+"""How long an idle worker spins before it sleeps, unless `$AIDJIT_SPIN_US` says otherwise.
+Waking a sleeping worker cost ~0.1 ms on a 2-vCPU KVM guest whose idle vCPU halts, a spinning
+one 0.5-1 us; W3's step has eleven parallel loops and serial code between them."""
 
 MAX_WORKERS = 255
 
@@ -86,6 +93,10 @@ static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int started;            /* under start_lock */
 static _Atomic int running;    /* workers started, readable without the lock */
 static pthread_once_t fork_handler = PTHREAD_ONCE_INIT;
+static _Atomic int spin_microseconds = SPIN_MICROSECONDS;
+
+/* How long idle workers spin before they sleep (set by the loader from $AIDJIT_SPIN_US). */
+void aidjit_pool_spin(int microseconds) { atomic_store(&spin_microseconds, microseconds); }
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -128,7 +139,8 @@ static uint64_t wait_for_job(uint32_t seen) {
         if (spins % 256 == 0) {
             int64_t now = microseconds();
             if (start < 0) start = now;
-            else if (now - start >= SPIN_MICROSECONDS) break;
+            else if (now - start >= atomic_load_explicit(&spin_microseconds,
+                                                          memory_order_relaxed)) break;
         }
     }
     pthread_mutex_lock(&sleep_lock);
@@ -254,6 +266,7 @@ def pool_address() -> int | None:
 
     digest = hashlib.sha256(POOL_SOURCE.encode()).hexdigest()[:16]
     path = cache_dir() / "threads" / f"aidjit_threads-{digest}.so"
+    spin = spin_microseconds()
     try:
         with _BUILDING:
             if not path.is_file():
@@ -262,7 +275,22 @@ def pool_address() -> int | None:
     except (AidjitError, OSError) as error:
         debug_log(1, f"thread pool unavailable ({error}): parallel loops run on one thread")
         return None
+    _library.aidjit_pool_spin(spin)
     return ctypes.cast(getattr(_library, ENTRY), ctypes.c_void_p).value
+
+
+def spin_microseconds() -> int:
+    """`$AIDJIT_SPIN_US` if set (checked), else `SPIN_MICROSECONDS`."""
+    given = os.environ.get(SPIN_ENV_VAR, "").strip()
+    if not given:
+        return SPIN_MICROSECONDS
+    if not (given.isascii() and given.isdigit()) or int(given) > MAX_SPIN_MICROSECONDS:
+        raise ValueError(
+            f"{SPIN_ENV_VAR} must be a whole number of microseconds from 0 to "
+            f"{MAX_SPIN_MICROSECONDS} (how long idle pool threads spin before they sleep), "
+            f"got {given!r}"
+        )
+    return int(given)
 
 
 def attach(so_path: Path) -> None:

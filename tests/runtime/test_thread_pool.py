@@ -1,5 +1,6 @@
 """The thread pool: every chunk runs exactly once, a caller never waits for a worker that has not
-started, kernels find the pool through the pointer the loader sets, and a forked child works.
+started, kernels find the pool through the pointer the loader sets, a forked child works, and
+`AIDJIT_SPIN_US` sets how long idle workers spin.
 
 The first two are C programs linking the pool's own source, so they test it without Python in
 the way: many jobs of random sizes and thread counts from several calling threads at once, and a
@@ -7,7 +8,10 @@ pool whose worker is held back before it starts (its `pthread_create` wrapped)."
 
 import ctypes
 import multiprocessing
+import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +181,46 @@ def test_a_forked_child_runs_parallel_kernels() -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     assert got == expected
+
+
+SPIN_PROBE = """
+import time
+import numpy as np
+import aidjit
+x = np.linspace(-3, 3, 1031 * 1537, dtype=np.float32).reshape(1031, 1537)
+f = aidjit.compile(lambda t: aidjit.ops.exp(t) * 2.0, x, threads=2, tier="optimized")
+f(x)
+start = time.process_time()
+for _ in range(20):
+    f(x)
+    time.sleep(0.02)
+print(time.process_time() - start)
+"""
+
+
+def _cpu_seconds_with_spin(spin: str) -> float:
+    """CPU time of 20 parallel calls 20 ms apart, in a process with `AIDJIT_SPIN_US=spin`."""
+    result = subprocess.run(
+        [sys.executable, "-c", SPIN_PROBE],
+        env={**os.environ, thread_pool.SPIN_ENV_VAR: spin},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return float(result.stdout.split()[-1])
+
+
+def test_aidjit_spin_us_sets_how_long_idle_workers_spin() -> None:
+    """Spinning through every 20 ms gap costs ~0.4 s of CPU; sleeping at once, none."""
+    asleep, spinning = _cpu_seconds_with_spin("0"), _cpu_seconds_with_spin("200000")
+    assert asleep < spinning / 2, (asleep, spinning)
+
+
+@pytest.mark.parametrize("given", ["fast", "-1", "2000000", "1.5"])
+def test_a_bad_aidjit_spin_us_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv(thread_pool.SPIN_ENV_VAR, given)
+    with pytest.raises(ValueError, match=f"AIDJIT_SPIN_US must be .* got '{re.escape(given)}'"):
+        thread_pool.spin_microseconds()
