@@ -25,8 +25,8 @@ parallel loops and the gap between back-to-back calls), then sleep on a conditio
 caller that finds workers asleep wakes them and starts on the chunks at once. A spinning worker
 takes a core another process may want: on a busy machine `AIDJIT_SPIN_US=0` makes workers sleep
 at once (what `OMP_WAIT_POLICY=passive` did for the OpenMP loops before), and `threads=1` avoids
-the pool altogether. Calls from several
-threads at once, and any call while the pool is busy, run their chunks on the calling thread.
+the pool altogether. Calls from several threads at once, and any call while the pool is busy,
+run their chunks on the calling thread.
 """
 
 from __future__ import annotations
@@ -260,23 +260,30 @@ def pool_address() -> int | None:
     """The address of the pool's `aidjit_parallel_for`, building the pool on first use; None
     when it cannot be built (kernels then run their chunks serially)."""
     global _library
-    import hashlib  # here, not at the top: its OpenSSL costs 4-13 ms of `import aidjit`
-
-    from aidjit.runtime.cache import cache_dir
-
-    digest = hashlib.sha256(POOL_SOURCE.encode()).hexdigest()[:16]
-    path = cache_dir() / "threads" / f"aidjit_threads-{digest}.so"
+    path = pool_path()
     spin = spin_microseconds()
     try:
         with _BUILDING:
-            if not path.is_file():
+            try:
+                _library = ctypes.CDLL(str(path))
+            except OSError:  # not built yet, or damaged: build it (again)
                 _build(path)
-            _library = ctypes.CDLL(str(path))
+                _library = ctypes.CDLL(str(path))
     except (AidjitError, OSError) as error:
         debug_log(1, f"thread pool unavailable ({error}): parallel loops run on one thread")
         return None
     _library.aidjit_pool_spin(spin)
     return ctypes.cast(getattr(_library, ENTRY), ctypes.c_void_p).value
+
+
+def pool_path() -> Path:
+    """Where the pool's library is kept: in the cache directory, named by its source."""
+    import hashlib  # here, not at the top: its OpenSSL costs 4-13 ms of `import aidjit`
+
+    from aidjit.runtime.cache import cache_dir
+
+    digest = hashlib.sha256(POOL_SOURCE.encode()).hexdigest()[:16]
+    return cache_dir() / "threads" / f"aidjit_threads-{digest}.so"
 
 
 def spin_microseconds() -> int:
@@ -294,8 +301,8 @@ def spin_microseconds() -> int:
 
 
 def attach(so_path: Path) -> None:
-    """Point the kernel at `so_path`'s `aidjit_thread_pool` at the pool (once per kernel; a
-    kernel without parallel loops has no such pointer). Kernels are never unloaded
+    """Set the `aidjit_thread_pool` pointer of the kernel at `so_path` to the pool (once per
+    kernel; a kernel without parallel loops has no such pointer). Kernels are never unloaded
     (-Wl,-z,nodelete), so the pointer stays set however often the file is opened again."""
     if so_path in _attached:
         return

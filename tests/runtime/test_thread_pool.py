@@ -224,3 +224,30 @@ def test_a_bad_aidjit_spin_us_names_the_variable(
     monkeypatch.setenv(thread_pool.SPIN_ENV_VAR, given)
     with pytest.raises(ValueError, match=f"AIDJIT_SPIN_US must be .* got '{re.escape(given)}'"):
         thread_pool.spin_microseconds()
+
+
+DAMAGED_POOL_PROBE = """
+import ctypes
+import numpy as np
+import aidjit
+from aidjit.runtime import thread_pool
+path = thread_pool.pool_path()
+path.parent.mkdir(parents=True, exist_ok=True)
+path.write_bytes(b"not a shared object")
+x = np.linspace(-3, 3, 1031 * 1537, dtype=np.float32).reshape(1031, 1537)
+f = aidjit.compile(lambda t: aidjit.ops.exp(t) * 2.0, x, threads=2, tier="optimized")
+slot = ctypes.c_void_p.in_dll(ctypes.CDLL(str(f._call.so_path)), thread_pool.SLOT).value
+print(slot is not None and slot == thread_pool.pool_address())
+"""
+
+
+def test_a_damaged_pool_library_is_built_again(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", DAMAGED_POOL_PROBE],
+        env={**os.environ, "AIDJIT_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.stdout.split()[-1:] == ["True"], result.stdout + result.stderr
