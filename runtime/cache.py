@@ -44,7 +44,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import threading
 import warnings
 from collections.abc import Iterator
@@ -305,6 +304,8 @@ def _abandon(directory: Path, error: OSError) -> None:
             f"kernel cache: {ENV_VAR}={str(configured)!r} is unusable ({error}) and no private "
             f"temporary directory can be made ({second}); set {ENV_VAR} to a writable directory"
         ) from second
+    import shutil  # here: its import costs 3-4 ms of every warm start
+
     atexit.register(shutil.rmtree, fallback, ignore_errors=True)
     _fallbacks.add(fallback)
     _directories[configured] = fallback

@@ -80,6 +80,21 @@ def test_cc_environment_variable_is_honoured(
 
 
 @needs_gcc
+def test_the_path_search_finds_what_shutil_which_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_on_path` stands in for shutil.which (not imported on a warm start)."""
+    (tmp_path / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "tool").chmod(0o755)
+    (tmp_path / "data").write_text("")
+    (tmp_path / "folder").mkdir()
+    monkeypatch.setenv("PATH", f"{tmp_path}{__import__('os').pathsep}/usr/bin:/bin")
+    names = ["tool", "data", "folder", "cc", "sh", "no-such-compiler", str(tmp_path / "tool")]
+    names += [str(tmp_path / "data"), str(tmp_path / "folder")]
+    for name in names:
+        assert toolchain_module._on_path(name) == shutil.which(name), name
+
+
 def test_cc_environment_variable_may_be_a_bare_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "gcc")
     assert find_toolchain().cc == GCC
