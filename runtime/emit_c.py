@@ -929,7 +929,7 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelO
 CHUNKS_PER_THREAD = 16
 """A parallel loop is cut into up to this many chunks per thread: enough that the threads end
 within a small chunk of each other when one runs late or slow, few enough that taking a chunk
-(one atomic compare-and-swap on a line both threads touch, ~0.1 us) costs nothing next to it."""
+(one atomic compare-and-swap on a line both threads touch) costs nothing next to it."""
 
 PARALLEL_ALIGNMENT = 1024
 """Iterations per chunk of an innermost parallel loop are a multiple of this."""
@@ -960,8 +960,7 @@ def _chunking(op: scf.ParallelOp) -> _Chunking | None:
     epilogue whatever the thread count, an innermost loop's chunks are a multiple of
     `PARALLEL_ALIGNMENT` iterations (any vector length times unrolling): only the last chunk has
     an epilogue, at the loop's own end, as on one thread."""
-    if len(op.lowerBound) != 1 or op.initVals:
-        raise _unsupported(op, "a multi-dimensional or reducing scf.parallel")
+    _check_emittable(op)
     threads = op.attributes.get(NUM_THREADS)
     count = threads.value.data if isinstance(threads, IntegerAttr) else 1
     trips = trip_count(op.lowerBound[0], op.upperBound[0], op.step[0])
@@ -1085,9 +1084,14 @@ def _emit_for(emitter: _FunctionEmitter, op: scf.ForOp) -> None:
 def _emit_parallel(emitter: _FunctionEmitter, op: scf.ParallelOp) -> None:
     """An scf.parallel that runs on one thread (see `_chunking`; a parallel loop nested in
     another loop is one too): a C for loop."""
+    _check_emittable(op)
+    _emit_parallel_loop(emitter, op, emitter.expr(op.lowerBound[0]), emitter.expr(op.upperBound[0]))
+
+
+def _check_emittable(op: scf.ParallelOp) -> None:
+    """Only the form parallelize-outer-loops makes: one dimension, no reductions."""
     if len(op.lowerBound) != 1 or op.initVals:
         raise _unsupported(op, "a multi-dimensional or reducing scf.parallel")
-    _emit_parallel_loop(emitter, op, emitter.expr(op.lowerBound[0]), emitter.expr(op.upperBound[0]))
 
 
 def _emit_parallel_loop(

@@ -367,12 +367,37 @@ def test_sanitised_symbols_compile_and_are_found(tmp_path: Path) -> None:
     np.testing.assert_array_equal(out, -x)
 
 
+# A two-dimensional scf.parallel, on the thread pool or serial: parallelize-outer-loops makes
+# only one-dimensional ones, and the emitter says so rather than write half of it.
+PARALLEL_2D = """builtin.module {
+  func.func @f(%x: memref<4x4xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    "scf.parallel"(%c0, %c0, %c4, %c4, %c1, %c1) <{operandSegmentSizes = array<i32: 2, 2, 2, 0>}> ({
+    ^bb0(%i: index, %j: index):
+      %v = memref.load %x[%i, %j] : memref<4x4xf32>
+      memref.store %v, %x[%j, %i] : memref<4x4xf32>
+      scf.reduce
+    }) THREADS : (index, index, index, index, index, index) -> ()
+    func.return
+  }
+}"""
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         (elementwise_mlir("math.atan", "f32", 1, 2), "'math.atan'"),
         (elementwise_mlir("arith.addf", "f16", 2, 2), "unsupported type f16"),
         ("builtin.module { %x = arith.constant 1 : i64 }", "'arith.constant' at module level"),
+        *(
+            (
+                PARALLEL_2D.replace("THREADS", threads),
+                "a multi-dimensional or reducing scf.parallel",
+            )
+            for threads in ("{aidjit.num_threads = 2 : i64}", "")
+        ),
     ],
 )
 def test_unsupported_input_raises(text: str, message: str) -> None:
