@@ -137,7 +137,7 @@ def source_digest() -> str:
     """A sha256 naming the state of aidjit's source: each Python file's relative path, size and
     modification time, once per process.
 
-    Stat, not read: ~0.3 ms for the ~60 files where reading and hashing them costs 2-5 ms of a
+    Stat, not read: ~1.4 ms for the ~110 files where reading and hashing them costs 2-5 ms of a
     20 ms warm start. An edit changes the time (and a reinstall writes new files), so a changed
     compiler never meets its old kernels; a touched but unchanged file costs one recompile
     of each function, whose C the C-keyed layer then finds.
@@ -146,16 +146,26 @@ def source_digest() -> str:
     for package in SOURCE_PACKAGES:
         spec = importlib.util.find_spec(package)  # locates the folder without importing it
         for root in (spec.submodule_search_locations or []) if spec else []:
-            # os.walk (scandir), not Path.rglob: 0.2 ms against 1 ms here.
-            for folder, subfolders, files in os.walk(root):
-                subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
-                for name in sorted(name for name in files if name.endswith(".py")):
-                    status = os.stat(os.path.join(folder, name))
-                    where = os.path.relpath(os.path.join(folder, name), root)
-                    digest.update(
-                        f"{package}/{where}\0{status.st_size}\0{status.st_mtime_ns}\0".encode()
-                    )
+            _digest_files(digest, f"{package}/", root)
     return digest.hexdigest()
+
+
+def _digest_files(digest: Any, prefix: str, folder: str) -> None:
+    """Add each `.py` file under `folder` to `digest`, named `prefix` + its relative path.
+
+    os.scandir with names joined here, not os.walk with os.path.relpath: 1.4 ms against 3 ms
+    for aidjit's tree, most of the difference being relpath's path normalisation.
+    """
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.endswith(".py"):
+            status = entry.stat()
+            digest.update(
+                f"{prefix}{entry.name}\0{status.st_size}\0{status.st_mtime_ns}\0".encode()
+            )
+        elif entry.name != "__pycache__" and entry.is_dir():
+            _digest_files(digest, f"{prefix}{entry.name}/", entry.path)
 
 
 @functools.cache

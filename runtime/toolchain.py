@@ -11,25 +11,17 @@ instead (PERF-NOTES, "Vectorised math"). libmvec is probed once per compiler and
 dropped when absent; :attr:`Toolchain.vector_math` tells the C emitter whether it may declare libm
 functions ``#pragma omp declare simd``.
 
-Compilers have bugs, and aidjit's C has met three in gcc 12.2: a miscompiled copy out of a
-constant array and a crash on vectorised max/min, which runtime/emit_c.py emits around, and a
-dropped rounding in float64 -> float32 -> float64 round trips, around which emit_c turns off
-SLP vectorisation in the functions that narrow.
-So that a compiler with the same kind of bug is caught rather than trusted, :func:`find_toolchain`
-runs a self-test once per toolchain: it compiles the reproducers of those bugs, in the shape
-aidjit emits today, with the toolchain's exact command line, and runs them. A failure logs a
-warning (logger ``"aidjit"``) and switches to fallback flags that pass. The verdict is recorded
-in the cache directory under the toolchain's identity, so later processes pay nothing.
+Compilers have bugs, so :func:`find_toolchain` runs a self-test once per toolchain
+(runtime/compiler_self_test.py): it builds and runs C on which gcc once went wrong, and on a
+failure warns and switches to fallback flags that pass.
 
 Probing a compiler (``cc --version``, where libmvec is, the self-test's record) runs 2-3
 subprocesses, 5-30 ms; a warm start must run none. So :func:`find_toolchain` keeps what it
 found per process, and on disk under the compiler's identity (its path, where that resolves to,
-the file's size and mtime) with the requested flags, the host CPU and a digest of the two source
-files that decide a probe (this one: flags, reproducers, fallbacks; emit_c: the helpers the
-reproducers are made of): a new process resolves the compiler on ``PATH`` (no subprocess) and
-reads one small JSON file. The reproducers' C comes
-from emit_c, which imports xDSL, so they are only built when a self-test runs
-(:func:`reproducers`).
+the file's size and mtime) with the requested flags, the host CPU and a digest of the three
+source files that decide a probe (this one: flags; compiler_self_test: reproducers, fallbacks;
+emit_c: the helpers the reproducers are made of): a new process resolves the compiler on
+``PATH`` (no subprocess) and reads one small JSON file.
 """
 
 import contextlib
@@ -38,17 +30,15 @@ import functools
 import hashlib
 import json
 import os
-import shlex
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aidjit.debug import WARNING, debug_log, log
-from aidjit.errors import AidjitError, CompilationError, CompilerNotFoundError
+from aidjit.debug import debug_log
+from aidjit.errors import CompilationError, CompilerNotFoundError
 
 if TYPE_CHECKING:
     import subprocess
@@ -154,21 +144,24 @@ def find_toolchain(
     The compiler is ``cc`` if given, else ``$CC``, else the first of ``cc``, ``gcc``, ``clang`` on
     ``PATH``; an explicitly requested compiler that is missing is an error, not a fallback.
     ``cflags`` replaces :data:`DEFAULT_CFLAGS`; ``-fPIC -shared`` are appended if absent.
-    With ``self_test`` (the default) the toolchain must pass :func:`run_self_test`, or its flags
-    are replaced by a fallback that does (with a warning).
+    With ``self_test`` (the default) the toolchain must pass the compiler self-test
+    (:func:`aidjit.runtime.compiler_self_test.run_self_test`), or its flags are replaced by a
+    fallback that does (with a warning).
     """
     identity = (_resolve_compiler(cc), _chosen_cflags(cflags), self_test)
     known = _known(*identity)
     if known is not None:
         return known
+    from aidjit.runtime.compiler_self_test import apply_verdict, verdict_of
+
     path, chosen, _ = identity
     toolchain = _probe(path, chosen)
-    verdict = _verdict(toolchain, _record_dir()) if self_test else None
+    verdict = verdict_of(toolchain, _record_dir()) if self_test else None
     record = _probe_record(*identity)
     if record is not None:
         recorded = None if verdict is None else dataclasses.asdict(verdict)
-        _write_record(record, {"toolchain": dataclasses.asdict(toolchain), "verdict": recorded})
-    _found[identity] = toolchain if verdict is None else _apply_verdict(toolchain, verdict)
+        write_record(record, {"toolchain": dataclasses.asdict(toolchain), "verdict": recorded})
+    _found[identity] = toolchain if verdict is None else apply_verdict(toolchain, verdict)
     return _found[identity]
 
 
@@ -198,8 +191,12 @@ def _known(path: str, chosen: tuple[str, ...], self_test: bool) -> Toolchain | N
         found = _read_probe(record) if record is not None else None
         if found is None:
             return None
-        toolchain, verdict = found
-        _found[identity] = toolchain if verdict is None else _apply_verdict(toolchain, verdict)
+        toolchain, failures, cflags = found
+        if failures:  # warn, and build with the fallback flags, as a fresh failure does
+            from aidjit.runtime.compiler_self_test import Verdict, apply_verdict
+
+            toolchain = apply_verdict(toolchain, Verdict(failures, cflags))
+        _found[identity] = toolchain
     return _found[identity]
 
 
@@ -243,14 +240,16 @@ def _probe_record(path: str, chosen: tuple[str, ...], self_test: bool) -> Path |
         chosen,
         self_test,
         host_fingerprint(),
-        files_digest(__name__, "aidjit.runtime.emit_c"),
+        files_digest(__name__, "aidjit.runtime.compiler_self_test", "aidjit.runtime.emit_c"),
     ]
     key = hashlib.sha256(json.dumps(identity).encode()).hexdigest()
     return _record_dir() / f"probe-{key}.json"
 
 
-def _read_probe(record: Path) -> "tuple[Toolchain, Verdict | None] | None":
-    """The recorded probe, or None if there is none or it is damaged (then probe again)."""
+def _read_probe(record: Path) -> tuple[Toolchain, dict[str, str], tuple[str, ...]] | None:
+    """The recorded probe: the toolchain, what its self-test found wrong ({} when it passed or
+    none ran) and the flags it chose; None if there is no record or it is damaged (then probe
+    again). Plain values, not a Verdict: a warm start does not import the self-test."""
     try:
         data = json.loads(record.read_text())
         fields = data["toolchain"]
@@ -262,19 +261,24 @@ def _read_probe(record: Path) -> "tuple[Toolchain, Verdict | None] | None":
         )
         recorded = data["verdict"]
         if recorded is None:
-            return toolchain, None
-        return toolchain, Verdict(dict(recorded["failures"]), tuple(map(str, recorded["cflags"])))
-    except (OSError, ValueError, KeyError, TypeError):
+            return toolchain, {}, toolchain.cflags
+        failures = {str(name): str(what) for name, what in dict(recorded["failures"]).items()}
+        return toolchain, failures, tuple(map(str, recorded["cflags"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def compile_shared(toolchain: Toolchain, c_path: Path, so_path: Path) -> None:
     """Compile ``c_path`` into ``so_path``; raise CompilationError with the compiler's output."""
+    import shlex  # here: a warm start compiles nothing
+
     command = toolchain.command(c_path, so_path)
     debug_log(3, f"compile: {shlex.join(command)}")
     start = time.perf_counter()
     try:
-        result = _run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
+        result = run_subprocess(
+            command, capture_output=True, encoding="utf-8", errors="replace", check=False
+        )
     except OSError as error:
         raise CompilerNotFoundError(f"could not run C compiler {toolchain.cc}: {error}") from error
     debug_log(3, f"compiled {c_path.name} in {time.perf_counter() - start:.3f} s")
@@ -304,7 +308,7 @@ def compile_into_place(toolchain: Toolchain, source: str, path: Path) -> None:
         so_path.unlink(missing_ok=True)
 
 
-def _run(command: Sequence[str], **options: Any) -> "subprocess.CompletedProcess[str]":
+def run_subprocess(command: Sequence[str], **options: Any) -> "subprocess.CompletedProcess[str]":
     """``subprocess.run``, imported on first use: ~5 ms a warm start (no probe, no compile)
     does not pay."""
     import subprocess
@@ -352,7 +356,7 @@ def _on_path(name: str) -> str | None:
 def _compiler_version(cc: str) -> str:
     """Return the first line of ``cc --version`` (part of the cache key)."""
     try:
-        result = _run(
+        result = run_subprocess(
             [cc, "--version"], capture_output=True, encoding="utf-8", errors="replace", check=False
         )
     except OSError as error:
@@ -380,7 +384,7 @@ def _finds_library(cc: str, name: str) -> bool:
     Cheaper than a trial link (no compile, no temporary files) and understood by gcc and clang.
     """
     try:
-        result = _run(
+        result = run_subprocess(
             [cc, f"-print-file-name={name}"],
             capture_output=True,
             encoding="utf-8",
@@ -404,380 +408,7 @@ def host_fingerprint() -> str:
     return f"{os.uname().machine} {features}"
 
 
-# ----- the self-test: known compiler bugs, re-checked once per toolchain ------------------------
-
-SELF_TEST_ENTRY = "aidjit_self_test"
-WRONG_VALUES = 3
-
-
-@dataclass(frozen=True)
-class Reproducer:
-    """C in the shape aidjit emits, on which a compiler once went wrong; run by the self-test.
-
-    ``source`` defines ``int aidjit_self_test(void)``, which returns 0 when the compiled code
-    computed the right values; a compiler crash fails the build instead.
-    """
-
-    name: str
-    bug: str
-    source: str
-
-
-def _global_copy_source() -> str:
-    from aidjit.runtime.emit_c import GLOBAL_STORAGE
-
-    # `lambda x: (x, C)` with C = [1,1,0,1,1,1,0,0,1.]: gcc 12.2 -march=native (AVX-512VL,
-    # Skylake-like tuning) turned a copy out of a `static const` array into wrong vector
-    # constants. The array is declared as emit_c declares globals today.
-    return f"""\
-#include <stdint.h>
-{GLOBAL_STORAGE} double aidjit_self_test_c[9] = {{1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.0}};
-
-__attribute__((noinline)) void aidjit_self_test_copy(double *restrict y) {{
-    const double *c = aidjit_self_test_c;
-    for (int64_t i = 0; i < 9; i++) y[i] = c[i];
-}}
-
-int {SELF_TEST_ENTRY}(void) {{
-    double y[9];
-    aidjit_self_test_copy(y);
-    /* Bit i of 0x13B is element i: an expectation the compiler cannot fold from the array. */
-    for (int64_t i = 0; i < 9; i++)
-        if (y[i] != (double)((0x13B >> i) & 1)) return 1;
-    return 0;
-}}
-"""
-
-
-def _max_min_source() -> str:
-    # `ops.relu(ops.abs(x))` and `ops.minimum(x * x, y)` on 16 floats: max/min of operands gcc
-    # knows are non-negative crashed gcc 12.2 -O3 with AVX-512 (tree-ssa-sccvn ICE) while the
-    # helpers tested a sign bit. The helpers are emit_c's own; the inputs cover NaN, +-0, +-inf.
-    from aidjit.runtime.emit_c import helper_definition
-
-    return f"""\
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
-
-{helper_definition("maximum", "float")}
-
-{helper_definition("minimum", "float")}
-
-__attribute__((noinline)) void aidjit_self_test_kernel(
-    const float *restrict x, const float *restrict y, float *restrict relu_abs,
-    float *restrict min_square) {{
-    float t[16];
-    for (int64_t i = 0; i < 16; i++) t[i] = fabsf(x[i]);
-    for (int64_t i = 0; i < 16; i++) relu_abs[i] = aidjit_maximum_f32(t[i], 0.0f);
-    for (int64_t i = 0; i < 16; i++) min_square[i] = aidjit_minimum_f32(x[i] * x[i], y[i]);
-}}
-
-/* A NaN matches any NaN; anything else must match bit for bit (so -0 is not +0). */
-static int differs(float got, float want) {{
-    uint32_t got_bits, want_bits;
-    memcpy(&got_bits, &got, sizeof got);
-    memcpy(&want_bits, &want, sizeof want);
-    return isnan(want) ? !isnan(got) : got_bits != want_bits;
-}}
-
-int {SELF_TEST_ENTRY}(void) {{
-    const float x[16] = {{-0.0f, 0.0f, NAN, -2.0f, 3.0f, INFINITY, -INFINITY, 0.5f,
-                          -0.5f, 1e-30f, -1e30f, 7.0f, -7.0f, 1.0f, -1.0f, 2.0f}};
-    const float y[16] = {{-0.0f, 0.0f, 1.0f, NAN, 2.0f, 5.0f, 1.0f, -1.0f,
-                          0.25f, 0.0f, -0.0f, 49.0f, 50.0f, 1.0f, 0.5f, -3.0f}};
-    const float want_relu_abs[16] = {{0.0f, 0.0f, NAN, 2.0f, 3.0f, INFINITY, INFINITY, 0.5f,
-                                      0.5f, 1e-30f, 1e30f, 7.0f, 7.0f, 1.0f, 1.0f, 2.0f}};
-    const float want_min_square[16] = {{-0.0f, 0.0f, NAN, NAN, 2.0f, 5.0f, 1.0f, -1.0f,
-                                        0.25f, 0.0f, -0.0f, 49.0f, 49.0f, 1.0f, 0.5f, -3.0f}};
-    float relu_abs[16], min_square[16];
-    aidjit_self_test_kernel(x, y, relu_abs, min_square);
-    for (int64_t i = 0; i < 16; i++)
-        if (differs(relu_abs[i], want_relu_abs[i]) || differs(min_square[i], want_min_square[i]))
-            return 1;
-    return 0;
-}}
-"""
-
-
-def _round_trip_cast_source() -> str:
-    # `ops.astype(ops.astype(x, float32), float64)` on a 3x4 array, as emit_c writes it: gcc
-    # 12.2 -O3 -mavx2 (or -march=native) with SLP vectorisation forwarded the unrounded doubles
-    # to the last four elements, unless the function turns SLP off as emit_c's does.
-    from aidjit.runtime.emit_c import NO_SLP_GUARD
-
-    return f"""\
-#include <stdint.h>
-#include <stdlib.h>
-
-void *aligned_alloc(size_t alignment, size_t size);
-
-{NO_SLP_GUARD}
-
-AIDJIT_NO_SLP __attribute__((noinline)) void aidjit_self_test_cast(
-    const double *restrict x, double *restrict y) {{
-    float *restrict t = aligned_alloc(64, 64);
-    for (int64_t i = 0; i < 3; i++)
-        for (int64_t j = 0; j < 4; j++) {{
-            const float v = (float)x[i * 4 + j];
-            t[i * 4 + j] = v;
-        }}
-    for (int64_t i = 0; i < 3; i++)
-        for (int64_t j = 0; j < 4; j++) {{
-            const double v = (double)t[i * 4 + j];
-            y[i * 4 + j] = v;
-        }}
-    free(t);
-}}
-
-int {SELF_TEST_ENTRY}(void) {{
-    double x[12], y[12];
-    for (int64_t i = 0; i < 12; i++) x[i] = 0.1 * (double)(i + 1);
-    aidjit_self_test_cast(x, y);
-    for (int64_t i = 0; i < 12; i++) {{
-        volatile float rounded = (float)x[i];
-        if (y[i] != (double)rounded) return 1;
-    }}
-    return 0;
-}}
-"""
-
-
-def _make_reproducers() -> tuple[Reproducer, ...]:
-    return (
-        Reproducer(
-            "global-copy",
-            "gcc 12.2 -march=native on AVX-512 miscompiled a copy out of a constant array",
-            _global_copy_source(),
-        ),
-        Reproducer(
-            "nan-aware-max-min",
-            "gcc 12.2 -O3 on AVX-512 crashed on max/min of a non-negative operand",
-            _max_min_source(),
-        ),
-        Reproducer(
-            "round-trip-cast",
-            "gcc 12.2 -O3 -mavx2 SLP vectorisation dropped the rounding of a float64 -> float32 -> "
-            "float64 round trip",
-            _round_trip_cast_source(),
-        ),
-    )
-
-
-def reproducers() -> tuple[Reproducer, ...]:
-    """The reproducers a self-test runs, made on first use: their C is in the shape emit_c
-    emits, from emit_c's own helpers, and importing emit_c imports xDSL (~0.2 s), which a
-    process that finds its toolchain probe recorded never needs. ``REPRODUCERS`` names the same
-    tuple (and may be replaced, as a test does with the old emission)."""
-    if "REPRODUCERS" not in globals():
-        globals()["REPRODUCERS"] = _make_reproducers()
-    return globals()["REPRODUCERS"]
-
-
-def __getattr__(name: str) -> tuple[Reproducer, ...]:
-    """``REPRODUCERS``, made on first use (PEP 562): see :func:`reproducers`."""
-    if name == "REPRODUCERS":
-        return reproducers()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _without_slp_vectorizer(cflags: tuple[str, ...]) -> tuple[str, ...]:
-    return (*cflags, "-fno-tree-slp-vectorize")
-
-
-def _without_vectorizer(cflags: tuple[str, ...]) -> tuple[str, ...]:
-    return (*cflags, "-fno-tree-vectorize")
-
-
-def _baseline(cflags: tuple[str, ...]) -> tuple[str, ...]:
-    kept = tuple(flag for flag in cflags if not flag.startswith(("-O", "-march=", "-mtune=")))
-    return (*kept, "-O1", "-fno-tree-vectorize")
-
-
-# Flag sets tried in order when a reproducer fails. First -fno-tree-slp-vectorize, for a
-# compiler that ignores emit_c's per-function attribute (clang, say) and has the cast bug. Then
-# -fno-tree-vectorize: the gcc 12.2 bugs all live in vectorised code (each goes away with it
-# alone), and it keeps -O3 and the host's
-# scalar instructions (-march=native: FMA, BMI), at the price of SIMD speed on elementwise loops,
-# which is why it is a fallback and not the default. Dropping -march=native instead would keep
-# the vectoriser, the part that failed, running. Last, the most conservative build: -O1 for the
-# generic target.
-FALLBACKS: tuple[Callable[[tuple[str, ...]], tuple[str, ...]], ...] = (
-    _without_slp_vectorizer,
-    _without_vectorizer,
-    _baseline,
-)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of a self-test: what failed with the toolchain's flags, what to build with."""
-
-    failures: dict[str, str]
-    cflags: tuple[str, ...]
-
-
-def run_self_test(toolchain: Toolchain, record_dir: Path) -> Toolchain:
-    """``toolchain`` if it builds every reproducer right, else the first fallback that does.
-
-    The verdict is read from, or written to, ``record_dir`` under a key of the toolchain's
-    identity (compiler, version, flags, host CPU) and the reproducers' sources. A failure is
-    logged as a warning on logger ``"aidjit"`` every time the toolchain is used, naming the
-    reproducer and the flags chosen instead; if no fallback passes either, the original flags
-    are kept, with a warning that results may be wrong.
-    """
-    return _apply_verdict(toolchain, _verdict(toolchain, record_dir))
-
-
-def _verdict(toolchain: Toolchain, record_dir: Path) -> Verdict:
-    """The self-test's verdict on ``toolchain``: recorded in ``record_dir``, or run and recorded."""
-    record = record_dir / f"{_self_test_key(toolchain)}.json"
-    verdict = _read_verdict(record)
-    if verdict is None:
-        # Build where kernels are built when possible: a directory shared objects load from.
-        try:
-            record_dir.mkdir(parents=True, exist_ok=True)
-            work_dir: Path | None = record_dir
-        except OSError:
-            work_dir = None
-        verdict = _judge(toolchain, work_dir)
-        _write_record(record, dataclasses.asdict(verdict))
-    return verdict
-
-
-def _apply_verdict(toolchain: Toolchain, verdict: Verdict) -> Toolchain:
-    """``toolchain`` with the flags ``verdict`` chose, warning when the self-test failed."""
-    if not verdict.failures:
-        return toolchain
-    chosen = verdict.cflags
-    described = "; ".join(
-        f"{name} ({_bug_of(name)}): {what}" for name, what in sorted(verdict.failures.items())
-    )
-    if chosen == toolchain.cflags:
-        log(
-            WARNING,
-            "C compiler %s (%s) failed aidjit's toolchain self-test, with every fallback flag "
-            "set too: %s. Compiled results may be wrong; try another compiler (CC=...).",
-            toolchain.cc,
-            toolchain.version,
-            described,
-        )
-        return toolchain
-    log(
-        WARNING,
-        "C compiler %s (%s) with flags %s failed aidjit's toolchain self-test: %s. "
-        "Building with %s instead (slower; a newer compiler may not need it).",
-        toolchain.cc,
-        toolchain.version,
-        shlex.join(toolchain.cflags),
-        described,
-        shlex.join(chosen),
-    )
-    return dataclasses.replace(toolchain, cflags=chosen)
-
-
-def self_test_failures(toolchain: Toolchain, work_dir: Path | None = None) -> dict[str, str]:
-    """Build and run every reproducer with ``toolchain``: {name: what went wrong} for failures.
-
-    The files go to a temporary directory inside ``work_dir`` (default: the system's).
-    """
-    found: dict[str, str | None] = {}
-    errors: list[Exception] = []
-
-    def run(reproducer: Reproducer, directory: Path) -> None:
-        try:
-            found[reproducer.name] = _try_reproducer(toolchain, reproducer, directory)
-        except Exception as error:  # noqa: BLE001 - raised below, in the calling thread
-            errors.append(error)
-
-    import tempfile  # here, as subprocess in `_run`
-
-    with tempfile.TemporaryDirectory(prefix="aidjit-self-test-", dir=work_dir) as directory:
-        # Concurrently: each reproducer is a compiler run and a child process, and the first
-        # compile of a new cache directory waits for all of them. Plain threads, not an
-        # executor: a background build (tier "auto") may get here after the main thread has
-        # finished, when concurrent.futures refuses new work.
-        threads = [
-            threading.Thread(target=run, args=(reproducer, Path(directory)))
-            for reproducer in reproducers()
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
-    return {name: problem for name, problem in found.items() if problem is not None}
-
-
-def _judge(toolchain: Toolchain, work_dir: Path | None) -> Verdict:
-    """Test ``toolchain``, and on failure each fallback in turn until one passes."""
-    failures = self_test_failures(toolchain, work_dir)
-    if not failures:
-        return Verdict({}, toolchain.cflags)
-    for fallback in FALLBACKS:
-        cflags = fallback(toolchain.cflags)
-        if not self_test_failures(dataclasses.replace(toolchain, cflags=cflags), work_dir):
-            return Verdict(failures, cflags)
-    return Verdict(failures, toolchain.cflags)
-
-
-def _try_reproducer(toolchain: Toolchain, reproducer: Reproducer, directory: Path) -> str | None:
-    """None if ``reproducer`` compiles and computes the right values, else what went wrong."""
-    c_path = directory / f"{reproducer.name}.c"
-    so_path = c_path.with_suffix(".so")
-    c_path.write_text(reproducer.source)
-    try:
-        compile_shared(toolchain, c_path, so_path)
-    except AidjitError as error:
-        return f"does not compile: {_error_line(str(error))}"
-    # Run in a child process: code a compiler got wrong may as well crash as compute garbage.
-    # Exit 0: right values; WRONG_VALUES: wrong ones; anything else (a Python error is 1, a
-    # signal is negative): the library did not load or run.
-    runner = (
-        f"import ctypes, sys; "
-        f"sys.exit({WRONG_VALUES} if ctypes.CDLL(sys.argv[1]).{SELF_TEST_ENTRY}() else 0)"
-    )
-    result = _run(
-        [sys.executable, "-c", runner, str(so_path)], capture_output=True, text=True, check=False
-    )
-    if result.returncode == 0:
-        return None
-    if result.returncode == WRONG_VALUES:
-        return "computes wrong values"
-    return f"fails when run (exit {result.returncode}): {_error_line(result.stderr)}"
-
-
-def _error_line(output: str) -> str:
-    """The compiler's first line saying `error` (an ICE says `internal compiler error`)."""
-    lines = output.strip().splitlines()
-    return next((line.strip() for line in lines if "error" in line), lines[0] if lines else "")
-
-
-def _bug_of(name: str) -> str:
-    return next((r.bug for r in reproducers() if r.name == name), "unknown reproducer")
-
-
-def _self_test_key(toolchain: Toolchain) -> str:
-    sources = [r.source for r in reproducers()]
-    fallbacks = [f.__name__ for f in FALLBACKS]
-    identity = [dataclasses.asdict(toolchain), host_fingerprint(), sources, fallbacks]
-    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
-
-
-def _read_verdict(record: Path) -> Verdict | None:
-    """The recorded verdict, or None if there is none or it is damaged (then test again)."""
-    try:
-        data = json.loads(record.read_text())
-        verdict = Verdict(dict(data["failures"]), tuple(data["cflags"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not all(isinstance(flag, str) for flag in verdict.cflags):
-        return None
-    return verdict
-
-
-def _write_record(record: Path, data: dict[str, object]) -> None:
+def write_record(record: Path, data: dict[str, object]) -> None:
     """Record ``data`` atomically; if that fails, the next process simply probes again."""
     temporary = record.with_name(f"{record.name}.{os.getpid()}.tmp")
     try:

@@ -1,7 +1,10 @@
 """Start-up: the kernel key taken from the trace, warm starts without xDSL, the toolchain probe
 recorded, and the tiers (an instant numpy tier while the optimised kernel is built)."""
 
+import hashlib
+import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +18,7 @@ import aidjit
 from aidjit import ops
 from aidjit.api import CompiledFunction, Options
 from aidjit.autodiff.trace import trace_function
-from aidjit.compile_key import compile_key
+from aidjit.compile_key import _digest_files, compile_key
 from aidjit.runtime import toolchain
 from aidjit.runtime.cache import clear_memory_cache
 from aidjit.runtime.eager import TraceExecutor
@@ -92,7 +95,9 @@ x = np.linspace(-1, 1, 35, dtype=np.float32).reshape(5, 7)
 w = np.linspace(1, 0, 14, dtype=np.float32).reshape(7, 2)
 compiled = aidjit.compile(f, x, w)
 result = compiled(x, w)
-imported = ["xdsl" in sys.modules, "shutil" in sys.modules]  # before numpy.testing imports it
+imported = [  # before numpy.testing imports shutil
+    m in sys.modules for m in ("xdsl", "shutil", "aidjit.runtime.compiler_self_test")
+]
 expected = np.tanh(x @ w) * 3 + x.sum(axis=1, keepdims=True)
 np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-6)
 stats = compiled.stats
@@ -101,12 +106,13 @@ print(stats.cache, *imported, stats.loop_nests, stats.ops_before, stats.fused_gr
 
 
 def test_a_warm_start_loads_the_kernel_without_passes_or_xdsl(tmp_path: Path) -> None:
-    """Nor shutil, whose import (bz2, lzma) cost 3-4 ms of a 15-20 ms warm start."""
+    """Nor shutil, whose import (bz2, lzma) cost 3-4 ms of a 15-20 ms warm start, nor the
+    compiler self-test (~3 ms of dataclasses), whose verdict is recorded."""
     first = run_python(WARM_SCRIPT, tmp_path, tier="optimized").split()
     warm = run_python(WARM_SCRIPT, tmp_path).split()
     assert first[:2] == ["miss", "True"]
-    assert warm[:3] == ["disk", "False", "False"]
-    assert warm[3:] == first[3:]  # the program's structure comes with the kernel
+    assert warm[:4] == ["disk", "False", "False", "False"]
+    assert warm[4:] == first[4:]  # the program's structure comes with the kernel
 
 
 def test_ir_of_a_kernel_loaded_from_disk_is_made_from_the_trace(empty_cache: Path) -> None:
@@ -185,6 +191,32 @@ def test_static_values_are_keyed_through_the_trace() -> None:
 # --- the kernel cache ---------------------------------------------------------------------------
 
 
+def test_the_source_digest_follows_every_python_file_of_the_tree(tmp_path: Path) -> None:
+    def digest() -> str:
+        found = hashlib.sha256()
+        _digest_files(found, "package/", str(tmp_path))
+        return found.hexdigest()
+
+    (tmp_path / "sub" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    first = digest()
+    assert digest() == first
+    (tmp_path / "notes.txt").write_text("not source")
+    (tmp_path / "sub" / "__pycache__" / "b.py").write_text("cached")
+    assert digest() == first
+    seen = {first}
+    (tmp_path / "sub" / "b.py").write_text("y = 20\n")  # size
+    seen.add(digest())
+    os.utime(tmp_path / "a.py", ns=(0, 12345))  # time only
+    seen.add(digest())
+    (tmp_path / "sub" / "c.py").write_text("")  # a new file
+    seen.add(digest())
+    (tmp_path / "sub" / "c.py").rename(tmp_path / "c.py")  # the same file elsewhere
+    seen.add(digest())
+    assert len(seen) == 5
+
+
 def kernel_records(directory: Path) -> list[Path]:
     return sorted(directory.glob("*/*.kernel.json"))
 
@@ -250,6 +282,26 @@ def test_a_recorded_toolchain_probe_runs_no_subprocess(
     monkeypatch.setattr(subprocess, "run", no_subprocess)
     assert toolchain.recorded_toolchain() == probed
     assert find_toolchain() == probed
+
+
+def test_a_recorded_self_test_failure_warns_and_falls_back_in_a_new_process(
+    empty_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(toolchain, "_found", {})
+    probed = find_toolchain()
+    (record,) = (empty_cache / "toolchains").glob("probe-*.json")
+    data = json.loads(record.read_text())
+    fallback = [*probed.cflags, "-fno-tree-vectorize"]
+    data["verdict"] = {"failures": {"global-copy": "computes wrong values"}, "cflags": fallback}
+    record.write_text(json.dumps(data))
+    monkeypatch.setattr(toolchain, "_found", {})  # a new process: only the disk record
+    with caplog.at_level(logging.WARNING, logger="aidjit"):
+        recorded = toolchain.recorded_toolchain()
+    assert recorded is not None and list(recorded.cflags) == fallback
+    assert "global-copy" in caplog.text and "computes wrong values" in caplog.text
+    record.write_text(record.read_text().replace('"failures": {', '"failures": [{'))
+    monkeypatch.setattr(toolchain, "_found", {})
+    assert toolchain.recorded_toolchain() is None  # damaged: probed again
 
 
 def test_a_changed_compiler_is_probed_again(

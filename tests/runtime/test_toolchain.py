@@ -13,18 +13,17 @@ import numpy as np
 import pytest
 
 from aidjit.errors import CompilationError, CompilerNotFoundError
+from aidjit.runtime import compiler_self_test
 from aidjit.runtime import toolchain as toolchain_module
+from aidjit.runtime.compiler_self_test import REPRODUCERS, run_self_test, self_test_failures
 from aidjit.runtime.emit_c import GLOBAL_STORAGE, helper_definition
 from aidjit.runtime.loader import ArgSpec, NativeFunction
 from aidjit.runtime.toolchain import (
     DEFAULT_CFLAGS,
-    REPRODUCERS,
     Toolchain,
     compile_shared,
     find_toolchain,
     host_fingerprint,
-    run_self_test,
-    self_test_failures,
 )
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -386,7 +385,7 @@ def test_the_self_test_catches_the_real_gcc_12_2_bugs_in_the_old_emission(
         for reproducer in REPRODUCERS
     )
     assert [r.source for r in old] != [r.source for r in REPRODUCERS]
-    monkeypatch.setattr(toolchain_module, "REPRODUCERS", old)
+    monkeypatch.setattr(compiler_self_test, "REPRODUCERS", old)
     failures = self_test_failures(toolchain)
     assert failures["global-copy"] == "computes wrong values"
     assert "internal compiler error" in failures["nan-aware-max-min"]
