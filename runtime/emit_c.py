@@ -861,6 +861,16 @@ def _emit_view(emitter: _FunctionEmitter, op: memref.ViewOp) -> None:
     emitter.workspace_views.add(emitter.names[op.result])
 
 
+NEST_ATTRIBUTES = "__attribute__((noinline)) static"
+"""How a nest function is declared: not inlined into the function that calls it, so gcc
+allocates registers and schedules each nest on its own. Inlined (each is called once), a change
+to one nest moved gcc 12's -fsched-pressure and register allocator to spill an accumulator of
+another nest's micro-kernel (a load and store per k, with free registers left): W2b at one
+thread took 1.17x the time for a change to its first and last layers only. Apart, the nests'
+code no longer depends on their neighbours (W2b at one thread 0.94x, W3 0.99x, before any
+other change, measured with bench/compare_kernels.py); a call per nest costs nanoseconds."""
+
+
 def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelOp) -> None:
     """A loop nest of the function body that touches the workspace becomes a static function
     called once, whose pointer
@@ -916,7 +926,7 @@ def _emit_top_level_for(emitter: _FunctionEmitter, op: scf.ForOp | scf.ParallelO
         bounds = [f"p{len(declarations)}", f"p{len(declarations) + 1}"]
         declarations += [f"int64_t {bound}" for bound in bounds]
         _emit_parallel_loop(nest, op, *bounds)
-    head = f"static void {symbol}({', '.join(declarations) or 'void'}) {{"
+    head = f"{NEST_ATTRIBUTES} void {symbol}({', '.join(declarations) or 'void'}) {{"
     if any(isinstance(nested, arith.TruncFOp) for nested in op.walk()):
         head = f"AIDJIT_NO_SLP {head}"
     emitter.nests.append([head, *nest.lines, "}"])

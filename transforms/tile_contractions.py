@@ -19,7 +19,9 @@ vector FMAs, and C is loaded and stored once per tile instead of once per k:
       <ops of the row loop after it (bias, activation, the next op of the row group), same rows>
 
 Each element of C still receives the same FMAs in the same k order, so the result is bitwise
-the scalar nest's: tiling changes no number, only where the partial sums live. Row groups
+the scalar nest's: tiling changes no number, only where the partial sums live. A fill of C's
+row just before the contraction (a matmul's zero init) becomes the accumulators' start, a
+broadcast, and does not run (`_forwarded_fill`). Row groups
 (transforms/fuse_rows.py) put a fill before the contraction and its epilogue after it in one
 row loop; strip-mining that loop and distributing its body over the MR rows is legal because
 every op of a row group reads only the same row of what the earlier ops wrote, and it keeps the
@@ -279,6 +281,9 @@ class _Emitter:
         """B packed into panels (see `pack_b`) and their width in vectors, by k loop."""
         self.zeros: SSAValue | None = None
         """The pass-through of masked loads (a zero vector), made on first use."""
+        self.fill: SSAValue | None = None
+        """The value C's rows were filled with just before the contraction being tiled, if
+        the accumulators start from it (see `_forwarded_fill`)."""
 
     def use(self, found: Contraction) -> None:
         """Make `found` the contraction the next tiles are of."""
@@ -349,10 +354,13 @@ class _Emitter:
         i0: SSAValue | None,
         rows: int,
         producer: scf.ForOp | None = None,
+        fill: SSAValue | None = None,
     ) -> None:
         """The micro-kernels of `found` for rows i0 .. i0+rows (one fixed row when i0 is None);
-        A's `producer` (see `_packable_producer`) is computed into the packed block."""
+        A's `producer` (see `_packable_producer`) is computed into the packed block; with a
+        `fill` (see `_forwarded_fill`) the accumulators start at it instead of C's values."""
         self.use(found)
+        self.fill = fill
         width = self.width(rows)
         span, vector_end, full_end = self.column_ends(width)
         row_index = [None if i0 is None else self.offset(i0, r) for r in range(rows)]
@@ -505,13 +513,18 @@ class _Emitter:
         mask: SSAValue | None = None,
         panel: tuple[SSAValue, SSAValue] | None = None,
     ) -> None:
-        """One tile of len(row_index) rows x `width` vectors at column j0: load C, run the k
-        loop, store C; under `mask`, the masked lanes of one vector; B from `panel` (the
-        packed buffer and the panel's index, see `pack_b`) when given."""
+        """One tile of len(row_index) rows x `width` vectors at column j0: load C (or
+        broadcast `self.fill`), run the k loop, store C; under `mask`, the masked lanes of one
+        vector; B from `panel` (the packed buffer and the panel's index, see `pack_b`) when
+        given."""
         c = self.found.c
         column = [self.offset(j0, v * self.lanes) for v in range(width)]
         at = [[self.indices(c, row, column[v]) for v in range(width)] for row in row_index]
-        acc = [self.load(c.memref, place, mask) for row_places in at for place in row_places]
+        if self.fill is None:
+            acc = [self.load(c.memref, place, mask) for row_places in at for place in row_places]
+        else:
+            start = self.add(vector.BroadcastOp(self.fill, self.vector_type)).results[0]
+            acc = [start] * (len(row_index) * width)
 
         def step(k: SSAValue, carried: Sequence[SSAValue]) -> Sequence[SSAValue]:
             return self.step(row_index, column, k, carried, mask, panel)
@@ -604,6 +617,10 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
             _packable_producer(contraction, segment, ops[start:])
             for contraction, segment, start in zip(contractions, segments, starts, strict=False)
         ]
+        fills = [
+            _forwarded_fill(contraction, segment)
+            for contraction, segment in zip(contractions, segments, strict=False)
+        ]
         row = row_loop.body.block.args[0]
 
         def rows(i0: SSAValue, count: int) -> None:
@@ -614,14 +631,18 @@ def _tile(found: Contraction, lanes: int, registers: int, l1_bytes: int) -> list
                 producer if producer is not None and emitter.packs(contraction, count) else None
                 for contraction, producer in zip(contractions, producers, strict=True)
             ]
-            for segment, contraction, producer in zip(
-                segments, [*contractions, None], [*fused, None], strict=True
+            for segment, contraction, producer, fill in zip(
+                segments, [*contractions, None], [*fused, None], [*fills, None], strict=True
             ):
-                kept = [op for op in segment if op is not producer]
+                kept = [
+                    op
+                    for op in segment
+                    if op is not producer and (fill is None or op is not segment[-1])
+                ]
                 if kept:
                     emitter.loop(0, count, 1, _row_cloner(emitter, kept, row, i0))
                 if contraction is not None:
-                    emitter.tile(contraction, i0, count, producer)
+                    emitter.tile(contraction, i0, count, producer, fill)
 
         lb, ub = found.bound(row_loop)
         full = lb + (ub - lb) // emitter.rows * emitter.rows
@@ -752,6 +773,44 @@ def _packable_producer(
         ):
             return None
     return producer
+
+
+def _forwarded_fill(found: Contraction, segment: Sequence[Operation]) -> SSAValue | None:
+    """The value the last loop of `segment` fills C's row with, when the micro-kernels can
+    start their accumulators from it and the fill need not run.
+
+    A row group's contraction starts from a fill of C's row (`linalg.fill` of the matmul's
+    init, lowered by convert-linalg-to-fused-loops into the row loop): the fill stored every
+    element and the micro-kernel loaded it back into its accumulators. Broadcast into them
+    instead, the accumulators hold the same values and each element still gets the same FMAs
+    in the same order, so the result is bitwise the same; and the micro-kernels store every
+    column of the rows (full tiles, narrower ones, the masked tail), so C's row is whole
+    without the fill. It was a memset of C's block of rows before each block, and 3% of W3's
+    samples at two threads. Matched: the segment's last op is a unit loop over exactly the
+    contraction's columns whose body is one store, of a value defined outside the row loop,
+    to C at the contraction's indices of C with its column variable in place of j."""
+    row_loop = found.row_loop
+    if not segment or row_loop is None:
+        return None
+    fill = segment[-1]
+    if (
+        not isinstance(fill, scf.ForOp)
+        or not _unit_loop(fill)
+        or found.bound(fill) != found.bound(found.j_loop)
+    ):
+        return None
+    body = list(fill.body.block.ops)
+    if len(body) != 2 or not isinstance(store := body[0], memref.StoreOp):
+        return None
+    j, column = found.j_loop.body.block.args[0], fill.body.block.args[0]
+    expected = [column if index is j else index for index in found.c.indices]
+    if (
+        store.memref is not found.c.memref
+        or list(store.indices) != expected
+        or not _defined_outside(store.value, row_loop)
+    ):
+        return None
+    return store.value
 
 
 def _row_cloner(

@@ -14,7 +14,7 @@
 // CHECK:          for (int64_t c = 0; c < chunks; c++) chunk(context, c);
 
 builtin.module {
-  // CHECK-LABEL: static void aidjit_elementwise_nest0(const float *restrict p0, float *restrict p1, int64_t p2, int64_t p3) {
+  // CHECK-LABEL: __attribute__((noinline)) static void aidjit_elementwise_nest0(const float *restrict p0, float *restrict p1, int64_t p2, int64_t p3) {
   // CHECK-NEXT:    for (int64_t [[I:i[0-9]+]] = p2; [[I]] < p3; [[I]]++) {
   // CHECK-NEXT:      const float [[V:v[0-9]+]] = p0{{\[}}[[I]]];
   // CHECK-NEXT:      const float [[W:v[0-9]+]] = -[[V]];
@@ -53,7 +53,7 @@ builtin.module {
 
   // 42 row blocks of 6 rows on two threads: 14 chunks of 3 blocks (18 rows) finish together,
   // where 21 chunks of 2 would leave one thread a chunk alone.
-  // CHECK-LABEL: static void aidjit_rows_nest0(const float *restrict p0, float *restrict p1, int64_t p2, int64_t p3) {
+  // CHECK-LABEL: __attribute__((noinline)) static void aidjit_rows_nest0(const float *restrict p0, float *restrict p1, int64_t p2, int64_t p3) {
   // CHECK-NEXT:    for (int64_t [[I:i[0-9]+]] = p2; [[I]] < p3; [[I]] += 6) {
   // CHECK-NEXT:      for (int64_t [[J:i[0-9]+]] = 0; [[J]] < 16; [[J]]++) {
   // CHECK:       static void aidjit_rows_nest0_chunk(void *context, int64_t chunk) {

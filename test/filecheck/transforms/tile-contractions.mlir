@@ -7,24 +7,24 @@
 // columns in one masked vector per row.
 
 // A row group: zero fill, matmul, bias. The row loop is strip-mined by 3 and its body
-// distributed over the rows of each block, so the fill runs for the block's rows, then the
-// micro-kernel (C's tile loaded once, carried through k, stored once), then the bias.
+// distributed over the rows of each block: the micro-kernel (C's tile carried through k in
+// registers, stored once), then the bias. The fill before the contraction does not run: the
+// accumulators start from the fill value instead of loading it back from C, and the
+// micro-kernels store every column of the rows.
 // CHECK-LABEL: func.func @row_group
 // CHECK-SAME: (%[[A:.*]]: memref<5x2xf32>, %[[B:.*]]: memref<2x10xf32>, %{{.*}}: memref<10xf32>, %[[C:.*]]: memref<5x10xf32>)
-// The first block of 3 rows (one iteration: no loop over blocks): the fill for its rows.
-// CHECK: scf.for %[[II:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT: scf.for %{{.*}} = %c0 to %c10 step %c1 {
-// CHECK-NEXT: memref.store %{{.*}}, %[[C]][%[[II]], %{{.*}}]
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NOT: memref.store %[[ZERO]]
 // The block's rows of A packed k-major on the stack, so the kernel broadcasts from one buffer.
 // CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
 // CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT: %[[A00:.*]] = memref.load %[[A]][%{{.*}}, %[[PK]]] : memref<5x2xf32>
 // CHECK-NEXT: memref.store %[[A00]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<2x3xf32>
 // CHECK-COUNT-2: memref.store
-// The tile: 3 x 2 accumulators loaded from C, carried through the k loop.
-// CHECK: vector.load %[[C]]
-// CHECK-COUNT-5: vector.load %[[C]]
-// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[K:.*]] = {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// The tile: 3 x 2 accumulators starting at the fill value, carried through the k loop.
+// CHECK-NOT: vector.load %[[C]]
+// CHECK: %[[START:.*]] = vector.broadcast %[[ZERO]] : f32 to vector<4xf32>
+// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[K:.*]] = {{.*}} iter_args(%{{.*}} = %[[START]], %{{.*}} = %[[START]], %{{.*}} = %[[START]], %{{.*}} = %[[START]], %{{.*}} = %[[START]], %{{.*}} = %[[START]]) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>) {
 // CHECK-NEXT: %[[B0:.*]] = vector.load %[[B]][%[[K]], %{{.*}}] : memref<2x10xf32>, vector<4xf32>
 // CHECK-NEXT: %[[B1:.*]] = vector.load %[[B]][%[[K]], %{{.*}}] : memref<2x10xf32>, vector<4xf32>
 // CHECK-NEXT: %[[A0:.*]] = memref.load %[[PACKED]][%[[K]], %{{.*}}] : memref<2x3xf32>
@@ -34,13 +34,13 @@
 // CHECK-COUNT-2: vector.broadcast
 // CHECK: scf.yield
 // CHECK-COUNT-6: vector.store %{{.*}}, %[[C]]
-// The two columns left over: a 3 x 1 tile of vectors masked to their first 2 lanes, loaded,
-// carried through k (B's row masked too, so nothing past column 9 is read) and stored masked.
+// The two columns left over: a 3 x 1 tile of vectors masked to their first 2 lanes, starting
+// at the fill value, carried through k (B's row masked too, so nothing past column 9 is read)
+// and stored masked.
 // CHECK: %[[MASK:[0-9a-z_]+]] = vector.create_mask %{{.*}} : vector<4xi1>
-// CHECK-NEXT: vector.maskedload %[[C]][%{{.*}}, %[[EIGHT:[0-9a-z_]+]]], %[[MASK]], %[[ZEROS:[0-9a-z_]+]] : memref<5x10xf32>, vector<4xi1>, vector<4xf32> into vector<4xf32>
-// CHECK-COUNT-2: vector.maskedload %[[C]][%{{.*}}, %[[EIGHT]]], %[[MASK]], %[[ZEROS]]
-// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[KT:[0-9a-z_]+]] = {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
-// CHECK-NEXT: %[[BT:[0-9a-z_]+]] = vector.maskedload %[[B]][%[[KT]], %[[EIGHT]]], %[[MASK]], %[[ZEROS]]
+// CHECK-NEXT: %[[TAIL_START:.*]] = vector.broadcast %[[ZERO]] : f32 to vector<4xf32>
+// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %[[KT:[0-9a-z_]+]] = {{.*}} iter_args(%{{.*}} = %[[TAIL_START]], %{{.*}} = %[[TAIL_START]], %{{.*}} = %[[TAIL_START]]) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK-NEXT: %[[BT:[0-9a-z_]+]] = vector.maskedload %[[B]][%[[KT]], %[[EIGHT:[0-9a-z_]+]]], %[[MASK]], %{{.*}}
 // CHECK: vector.fma %{{.*}}, %[[BT]], %{{.*}} : vector<4xf32>
 // CHECK: scf.yield
 // CHECK-COUNT-3: vector.maskedstore %[[C]][%{{.*}}, %[[EIGHT]]], %[[MASK]], %{{.*}} : memref<5x10xf32>, vector<4xi1>, vector<4xf32>
@@ -205,15 +205,13 @@ func.func @empty_contraction(%a: memref<4x0xf32>, %b: memref<0x2xf32>, %c: memre
 // A weight gradient's left operand: an activation transposed (relu(z + bias).T), computed row
 // by row into a temporary A by the row group. Each block's elements are computed where they
 // are packed instead, reading the block's rows side by side in z, and A (a view of the
-// workspace, used by nothing else) is gone with its loop. The fill stays on the rows.
+// workspace, used by nothing else) is gone with its loop. The fill becomes the accumulators'
+// start, between the packing and the k loop.
 // CHECK-LABEL: func.func @activation_transposed
 // CHECK-SAME: (%[[Z:.*]]: memref<2x6xf32>, %[[BIAS:.*]]: memref<6xf32>, %{{.*}}: memref<2x4xf32>, %[[C:.*]]: memref<6x4xf32>, %{{.*}}: memref<48xi8>)
 // CHECK-NOT: memref.view
 // CHECK: scf.for %[[I0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT: scf.for %[[II:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
-// CHECK-NEXT: %[[ROW:.*]] = arith.addi %[[I0]], %[[II]] : index
-// CHECK-NEXT: scf.for %{{.*}} = %c0 to %c4 step %c1 {
-// CHECK-NEXT: memref.store %{{.*}}, %[[C]][%[[ROW]], %{{.*}}]
+// CHECK-NOT: memref.store %{{.*}}, %[[C]]
 // CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
 // CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT: %[[X:.*]] = memref.load %[[Z]][%[[PK]], %[[I0]]] : memref<2x6xf32>
@@ -223,6 +221,8 @@ func.func @empty_contraction(%a: memref<4x0xf32>, %b: memref<0x2xf32>, %c: memre
 // CHECK-NEXT: memref.store %[[R]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<2x3xf32>
 // CHECK-NEXT: memref.load %[[Z]][%[[PK]], %{{.*}}] : memref<2x6xf32>
 // CHECK-COUNT-2: arith.maximumf
+// CHECK: vector.broadcast %zero
+// CHECK-NEXT: scf.for
 // CHECK: vector.fma
 // CHECK-NOT: memref.view
 // CHECK-NOT: math.fma
@@ -317,17 +317,17 @@ func.func @activation_kept(%z: memref<2x6xf32>, %bias: memref<6xf32>, %b: memref
 // CHECK: memref.alloca() {alignment = 64 : i64} : memref<2x3xf32>
 // CHECK: vector.fma
 // CHECK: vector.store %{{.*}}, %[[Z]]
-// The second layer's fill, on the block's rows.
-// CHECK: scf.for
-// CHECK: memref.store %{{.*}}, %[[Y]]
-// Its A: relu of the first layer's rows of this block, computed into the packed buffer.
+// The second layer's fill is its accumulators' start (no store of it to Y); its A: relu of
+// the first layer's rows of this block, computed into the packed buffer.
+// CHECK-NOT: memref.store %{{.*}}, %[[Y]]
 // CHECK: %[[PACKED:.*]] = memref.alloca() {alignment = 64 : i64} : memref<4x3xf32>
 // CHECK-NEXT: scf.for %[[PK:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
 // CHECK-NEXT: %[[H:.*]] = memref.load %[[Z]][%[[I0]], %[[PK]]] : memref<6x4xf32>
 // CHECK-NEXT: %[[R:.*]] = arith.maximumf %[[H]], %{{.*}} : f32
 // CHECK-NEXT: memref.store %[[R]], %[[PACKED]][%[[PK]], %{{.*}}] : memref<4x3xf32>
 // Three rows, three masked accumulators carried through k.
-// CHECK: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %{{.*}} = {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
+// CHECK: vector.broadcast %zero
+// CHECK-NEXT: %{{.*}}, %{{.*}}, %{{.*}} = scf.for %{{.*}} = {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>) {
 // CHECK-COUNT-3: vector.fma
 // CHECK: scf.yield
 // CHECK-COUNT-3: vector.maskedstore %[[Y]]
@@ -423,6 +423,57 @@ func.func @packed_b(%a: memref<6x2xf32>, %b: memref<2x16xf32>, %c: memref<6x16xf
         %z = memref.load %c[%i, %j] : memref<6x16xf32>
         %r = math.fma %x, %y, %z : f32
         memref.store %r, %c[%i, %j] : memref<6x16xf32>
+      }
+    }
+  }
+  func.return
+}
+
+// -----
+
+// Fills that stay: one of only some of the columns (the others keep what C held), and one
+// of a value computed in the row loop. The micro-kernels then load C, as without a fill.
+// CHECK-LABEL: func.func @fills_kept
+// CHECK-SAME: (%{{.*}}: memref<4x2xf32>, %{{.*}}: memref<2x8xf32>, %[[C:.*]]: memref<4x8xf32>, %[[D:.*]]: memref<4x8xf32>, %{{.*}}: memref<4xf32>)
+// CHECK: memref.store %{{.*}}, %[[C]]
+// CHECK: vector.load %[[C]]
+// CHECK: vector.fma
+// CHECK: memref.store %{{.*}}, %[[D]]
+// CHECK: vector.load %[[D]]
+// CHECK: vector.fma
+func.func @fills_kept(%a: memref<4x2xf32>, %b: memref<2x8xf32>, %c: memref<4x8xf32>, %d: memref<4x8xf32>, %init: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  scf.for %i = %c0 to %c4 step %c1 {
+    scf.for %j = %c0 to %c4 step %c1 {
+      memref.store %zero, %c[%i, %j] : memref<4x8xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c8 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<4x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x8xf32>
+        %z = memref.load %c[%i, %j] : memref<4x8xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %c[%i, %j] : memref<4x8xf32>
+      }
+    }
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %init[%i] : memref<4xf32>
+    scf.for %j = %c0 to %c8 step %c1 {
+      memref.store %v, %d[%i, %j] : memref<4x8xf32>
+    }
+    scf.for %k = %c0 to %c2 step %c1 {
+      scf.for %j = %c0 to %c8 step %c1 {
+        %x = memref.load %a[%i, %k] : memref<4x2xf32>
+        %y = memref.load %b[%k, %j] : memref<2x8xf32>
+        %z = memref.load %d[%i, %j] : memref<4x8xf32>
+        %r = math.fma %x, %y, %z : f32
+        memref.store %r, %d[%i, %j] : memref<4x8xf32>
       }
     }
   }
