@@ -219,6 +219,34 @@ func.func @tiny(%x: memref<2xf32>, %y: memref<2xf32>) {
 
 // -----
 
+// Work counts a vector store's lanes, as it counts a load's: a copy of 4 rows of 8 lanes is
+// 4 x (8 loaded + 8 stored) = 64 units, enough; the copy of 3 rows, 48 units, is not. (With a
+// store counted as one unit, a vectorised copy weighed half its scalar loop.)
+// CHECK-LABEL: func.func @vector_copies
+// CHECK: "scf.parallel"
+// CHECK: vector.store
+// CHECK: scf.reduce
+// CHECK: scf.for
+// CHECK-NOT: scf.parallel
+// CHECK: func.return
+func.func @vector_copies(%x: memref<4x8xf32>, %y: memref<4x8xf32>, %z: memref<3x8xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %c4 = arith.constant 4 : index
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = vector.load %x[%i, %c0] : memref<4x8xf32>, vector<8xf32>
+    vector.store %v, %y[%i, %c0] : memref<4x8xf32>, vector<8xf32>
+  }
+  scf.for %i = %c0 to %c3 step %c1 {
+    %v = vector.load %x[%i, %c0] : memref<4x8xf32>, vector<8xf32>
+    vector.store %v, %z[%i, %c0] : memref<3x8xf32>, vector<8xf32>
+  }
+  func.return
+}
+
+// -----
+
 // A stack buffer allocated inside the loop (a packed panel of tile-contractions) belongs to
 // one iteration: the C declares it in the loop body, one per thread. Rows step by 2.
 // CHECK-LABEL: func.func @private_panel
