@@ -12,7 +12,7 @@ flags that pass. The verdict is recorded in the cache directory under the toolch
 so later processes pay nothing.
 
 A module of its own, apart from runtime/toolchain.py: a warm start finds its toolchain recorded
-and never needs what is here (its three dataclasses alone cost ~3 ms to create on a 2-vCPU
+and never needs what is here (its two dataclasses alone cost ~2 ms to create on a 2-vCPU
 guest, of a warm start of 15-20 ms).
 """
 

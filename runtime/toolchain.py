@@ -264,7 +264,7 @@ def _read_probe(record: Path) -> tuple[Toolchain, dict[str, str], tuple[str, ...
             return toolchain, {}, toolchain.cflags
         failures = {str(name): str(what) for name, what in dict(recorded["failures"]).items()}
         return toolchain, failures, tuple(map(str, recorded["cflags"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 

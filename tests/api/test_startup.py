@@ -107,7 +107,7 @@ print(stats.cache, *imported, stats.loop_nests, stats.ops_before, stats.fused_gr
 
 def test_a_warm_start_loads_the_kernel_without_passes_or_xdsl(tmp_path: Path) -> None:
     """Nor shutil, whose import (bz2, lzma) cost 3-4 ms of a 15-20 ms warm start, nor the
-    compiler self-test (~3 ms of dataclasses), whose verdict is recorded."""
+    compiler self-test (~2 ms of dataclasses), whose verdict is recorded."""
     first = run_python(WARM_SCRIPT, tmp_path, tier="optimized").split()
     warm = run_python(WARM_SCRIPT, tmp_path).split()
     assert first[:2] == ["miss", "True"]
