@@ -61,6 +61,29 @@ def test_tiled_matmul_equals_scalar_nest_bitwise(shape: tuple[int, int, int], dt
     np.testing.assert_allclose(got, np.maximum(x @ w + b, 0), rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accumulators_started_from_the_fill_keep_its_bits(dtype: type) -> None:
+    """The zero fill before a row group's matmul is not run: the accumulators start from it.
+    Products that are all -0 still sum to the fill's +0 (fma(-0, y, +0) = +0), and with K = 0
+    the micro-kernels store the fill value itself, as the scalar nest leaves it."""
+    x = np.array([[-0.0, 1.0], [-0.0, -0.0], [2.0, -0.0]] * 3, dtype)
+    w = np.array([[1.0, -3.0, 0.5] * 3, [0.0, -0.0, 0.0] * 3], dtype)
+
+    def matmul(x: aidjit.Tensor, w: aidjit.Tensor) -> aidjit.Tensor:
+        return x @ w
+
+    results = []
+    for args in ((x, w), (np.ones((7, 0), dtype), np.ones((0, 20), dtype))):
+        got = aidjit.compile(matmul, *args)(*args)
+        expected = aidjit.compile(matmul, *args, pipeline=SCALAR_PIPELINE)(*args)
+        assert np.array_equal(got, expected)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+        np.testing.assert_array_equal(got, args[0] @ args[1])
+        results.append(got)
+    assert not np.signbit(results[0][1]).any()  # row 1: every product is -0
+    assert not results[1].any()
+
+
 def test_gradients_through_tiled_contractions() -> None:
     """The backward pass's matmuls (x.T @ dy, dy @ w.T) are tiled as well and stay exact."""
     args = _inputs((19, 35, 48), np.float64)
