@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
@@ -44,6 +44,7 @@ from aidjit.autodiff.tree_util import is_node, tree_map, tree_structure
 from aidjit.debug import ERROR, INFO, WARNING, debug_log, log
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, PipelineError
 from aidjit.pipeline import DEFAULT_PIPELINE, STAGES, default_pipeline
+from aidjit.records import record
 from aidjit.runtime.entry_point import Mismatch
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def _thread_count(threads: object) -> int:
     return threads
 
 
-@dataclass(frozen=True)
+@record
 class Options:
     """Compile options; every field is also a keyword of `aidjit.jit` and `aidjit.compile`.
 
@@ -178,7 +179,7 @@ STRUCTURE: tuple[str, ...] = (
 cached kernel, so a cache hit shows them without running a pass."""
 
 
-@dataclass
+@record(frozen=False)
 class Stats:
     """Where compile time went (ms per stage), op counts, and how the cache answered.
 

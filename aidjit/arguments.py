@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -36,6 +35,7 @@ from aidjit.autodiff.tree_util import (
     tree_flatten_with_path,
 )
 from aidjit.errors import AidjitError, ArgumentCountError, ArgumentValueError, DTypeError
+from aidjit.records import record
 
 StaticKey = int | str
 """A static argument's place: a position among the positional arguments, or a keyword."""
@@ -50,7 +50,7 @@ class CallKey(NamedTuple):
     statics: tuple[tuple[StaticKey, type, Any], ...]
 
 
-@dataclass(frozen=True)
+@record
 class CallSignature:
     """What one compiled version is specialised on, described for the IR and for messages."""
 
@@ -109,7 +109,7 @@ def _leaf_key(leaf: Any) -> Any:
     return type(leaf)  # a scalar: weak, whatever its value
 
 
-@dataclass
+@record(frozen=False)
 class BoundCall:
     """One call's arguments, split and flattened: its cache key and the values of its leaves."""
 

@@ -14,17 +14,18 @@ its own: aidjit runs it 64 bits wide everywhere (`INDEX`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from aidjit.records import record
+
 if TYPE_CHECKING:
     from xdsl.ir import Attribute
 
 
-@dataclass(frozen=True)
+@record
 class DType:
     """One element type in every spelling: numpy, MLIR (xDSL attribute and short name), C."""
 

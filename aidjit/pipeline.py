@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from aidjit.debug import debug_level, debug_log
 from aidjit.errors import PipelineError
+from aidjit.records import record
 from aidjit.runtime.target import detect_target
 
 if TYPE_CHECKING:
@@ -58,8 +59,10 @@ LOOP_PASSES: tuple[str, ...] = (
 """The passes of the loops stage, in order."""
 
 
-@dataclass(frozen=True)
+@record
 class Stage:
+    """A named stop point of the pipeline (`CompiledFunction.ir(stage)`) and what reaches it."""
+
     name: str
     passes: str
     """The passes that bring the previous stage's IR to this stage."""
@@ -153,7 +156,7 @@ def level_of(module: ModuleOp) -> str:
     return "optimized"
 
 
-@dataclass
+@record(frozen=False)
 class PipelineRun:
     """What running a pipeline left behind: the stop points it passed (in order, with op
     counts), timings. No IR text: the module holds the last stage, and `CompiledFunction.ir`

@@ -11,9 +11,7 @@ new op is one `Primitive(...)` here plus one line per family-specific table down
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -21,6 +19,7 @@ import numpy as np
 
 from aidjit.dtypes import BY_NUMPY, INT64, TENSOR_DTYPES, one_of
 from aidjit.errors import DTypeError, ShapeError
+from aidjit.records import record
 
 FLOAT_DTYPES = tuple(dtype.numpy for dtype in TENSOR_DTYPES if dtype.is_float)
 INDEX_DTYPE = INT64.numpy
@@ -62,7 +61,7 @@ FLOAT_FAMILIES = frozenset(
 as `ops.exp(2)` is in numpy, whether the 2 is a Python constant or a traced Python argument."""
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """The static type of a tensor: shape and dtype, all a shape rule may look at."""
 
@@ -86,7 +85,7 @@ Thunks let the tape build only the gradients somebody asked for: a weight's grad
 training step never pays for the gradient of the data it multiplies."""
 
 
-@dataclass(frozen=True)
+@record
 class Precondition:
     """What an operand's values (not its type) must satisfy, checked by a compiled call.
 
@@ -104,7 +103,7 @@ class Precondition:
     """(the values, the op's params) -> what is wrong with them, or None."""
 
 
-@dataclass(frozen=True)
+@record
 class Primitive:
     """One operation: name, family, numpy forward, shape/dtype rule and gradient rule."""
 
@@ -164,6 +163,8 @@ def _complete() -> Mapping[str, Primitive]:
     """
     global _complete_registry
     if not _complete_registry:
+        import pkgutil  # here, not at import: only a lookup needs it
+
         package = importlib.import_module(_DEFINITIONS)
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{_DEFINITIONS}.{module.name}")

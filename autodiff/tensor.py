@@ -13,7 +13,6 @@ import math
 import operator
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,13 +27,14 @@ from aidjit.autodiff.primitives import (
 )
 from aidjit.dtypes import FLOAT64, INT64
 from aidjit.errors import ConcretizationError, DTypeError, UnsupportedError
+from aidjit.records import record
 
 if TYPE_CHECKING:
     from aidjit.autodiff.tape import GradientTape
     from aidjit.autodiff.trace import Trace
 
 
-@dataclass(eq=False)
+@record(frozen=False, eq=False)
 class Node:
     """One application of a primitive: what the tape and the trace record."""
 

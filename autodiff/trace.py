@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,10 @@ from aidjit.autodiff.primitives import Spec
 from aidjit.autodiff.tensor import Node, Tensor
 from aidjit.autodiff.tree_util import LEAF, PyTreeDef, tree_flatten
 from aidjit.errors import DTypeError, ShapeError, UnsupportedError
+from aidjit.records import record
 
 
-@dataclass(frozen=True)
+@record
 class TraceArgument:
     """One leaf argument of a traced function.
 
@@ -51,7 +52,7 @@ class TraceArgument:
         return f"{self.path}: {self.type}"
 
 
-@dataclass(frozen=True)
+@record
 class PositionalNames:
     """What messages and the IR call each positional argument of a Python function."""
 
@@ -85,7 +86,7 @@ def quote_path(path: str) -> str:
     return f"'{path}'" if path.isidentifier() else path
 
 
-@dataclass(eq=False)
+@record(frozen=False, eq=False)
 class Trace:
     """Arguments, primitive applications in program order, and outputs of a traced function."""
 

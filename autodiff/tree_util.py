@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
+
+from aidjit.records import record
 
 T = TypeVar("T", bound=type)
 
@@ -30,7 +31,7 @@ Unflatten = Callable[[Hashable, Iterable[Any]], Any]
 # ----- key paths --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class SequenceKey:
     """The position of a child in a tuple, list or NamedTuple-less sequence node."""
 
@@ -44,7 +45,7 @@ class SequenceKey:
         return str(self.idx)
 
 
-@dataclass(frozen=True)
+@record
 class DictKey:
     """The key of a child in a dict."""
 
@@ -58,7 +59,7 @@ class DictKey:
         return str(self.key)
 
 
-@dataclass(frozen=True)
+@record
 class GetAttrKey:
     """The attribute of a child in a NamedTuple or a dataclass."""
 
@@ -72,7 +73,7 @@ class GetAttrKey:
         return self.name
 
 
-@dataclass(frozen=True)
+@record
 class FlattenedIndexKey:
     """The position of a child among the children of a custom node without named children."""
 
@@ -215,7 +216,7 @@ def is_node(value: Any) -> bool:
 # ----- structure ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class PyTreeDef:
     """The structure of a pytree: node types and aux data, with a hole for every leaf."""
 

@@ -48,12 +48,13 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from aidjit.debug import debug_log
 from aidjit.errors import AidjitError, CacheError
+from aidjit.records import record
 from aidjit.runtime.toolchain import Toolchain, compile_shared, host_fingerprint
 
 CACHE_VERSION = "1"
@@ -143,7 +144,7 @@ def clear_memory_cache() -> None:
 # ----- kernels: compiled functions by the key of their trace ------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Kernel:
     """A compiled function as the loader needs it, without its IR: a ``.kernel.json`` record.
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from aidjit.errors import (
     LibraryLoadError,
     ShapeError,
 )
+from aidjit.records import record
 from aidjit.runtime.entry_point import RELEASE_GIL_BYTES, Mismatch, entry_module, thunk_symbol
 from aidjit.runtime.thread_pool import attach
 
@@ -55,7 +55,7 @@ WORKSPACE_C_TYPE = INT8.c_type
 ALIGNMENT = 64
 
 
-@dataclass(frozen=True)
+@record
 class ArgSpec:
     """The name, exact shape and exact dtype of one argument of a compiled function."""
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from aidjit.errors import AidjitError
+from aidjit.records import record
 
 TARGET_ENV = "AIDJIT_TARGET"
 
 
-@dataclass(frozen=True)
+@record
 class Isa:
     """One vector instruction set: how wide its registers are and how many it has."""
 
@@ -50,7 +50,7 @@ ISAS: tuple[Isa, ...] = (
 _ISA_BY_NAME = {isa.name: isa for isa in ISAS}
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """What the schedules are tuned for: the ISA and the memory hierarchy of one core."""
 

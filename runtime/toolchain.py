@@ -33,12 +33,12 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aidjit.debug import debug_log
 from aidjit.errors import CompilationError, CompilerNotFoundError
+from aidjit.records import record
 
 if TYPE_CHECKING:
     import subprocess
@@ -116,7 +116,7 @@ INSTALL_HINT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Toolchain:
     """A C compiler and the exact flags used to build one shared object."""
 
