@@ -11,8 +11,8 @@ that `import aidjit` and a warm start define were a third of aidjit's own import
 once with this module; they read the fields through an `operator.attrgetter` made per class, so
 they cost no more per call than the generated ones. Methods a class defines itself are kept, as
 `dataclass` keeps them. Supported: defaults, `field(default_factory=...)`, `field(init=False)`,
-`compare=False`, `repr=False` and `__post_init__`; not `InitVar`, `kw_only` or `slots`, which no
-record uses (an `InitVar` would be ignored by `dataclasses.fields` and is refused here).
+`compare=False`, `repr=False` and `__post_init__`; not `InitVar` or keyword-only fields, which
+no record uses and which are refused, nor `slots`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def record(cls: RecordT | None = None, /, *, frozen: bool = True, eq: bool = Tru
 
 def _make_record(cls: RecordT, *, frozen: bool, eq: bool) -> RecordT:
     own = set(cls.__dict__)
+    if "__eq__" in own and cls.__dict__.get("__hash__", 0) is None:
+        own.discard("__hash__")  # Python's None for a class with __eq__: dataclass replaces it
     undocumented = cls.__doc__ is None
     if undocumented:
         # Else dataclass writes one from inspect.signature(cls), which here is object.__init__'s:
@@ -51,6 +53,8 @@ def _make_record(cls: RecordT, *, frozen: bool, eq: bool) -> RecordT:
     if any(f._field_type is dataclasses._FIELD_INITVAR for f in pseudo):  # type: ignore[attr-defined]
         raise TypeError(f"record {cls.__qualname__}: InitVar fields are not supported")
     fields = dataclasses.fields(cls)
+    if any(f.kw_only for f in fields):
+        raise TypeError(f"record {cls.__qualname__}: keyword-only fields are not supported")
     if undocumented:
         cls.__doc__ = f"{cls.__name__}({', '.join(f.name for f in fields)})"
     methods: dict[str, Any] = {"__init__": _init_function(cls, fields, frozen), "__repr__": _repr}

@@ -102,6 +102,17 @@ def test_methods_a_class_defines_are_kept() -> None:
 
     assert hash(Named("a")) == 7 and repr(Named("a")) == "<a>" and Named("a") == Named("a")
 
+    @record
+    class Folded:
+        """Equal whatever the case, and hashed by the fields, as a frozen dataclass would be."""
+
+        name: str
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Folded) and self.name.lower() == other.name.lower()
+
+    assert Folded("A") == Folded("a") and hash(Folded("a")) == hash(Folded("a"))
+
 
 def test_a_mutable_record_is_compared_by_value_and_not_hashable() -> None:
     ours = record(frozen=False)(type("Counter", (), {"__annotations__": {"count": int}}))
@@ -142,5 +153,7 @@ def test_what_a_record_cannot_be_is_refused_at_definition() -> None:
         record(type("Bad", (), {"__annotations__": {"a": int, "b": int}, "a": 1}))
     with pytest.raises(TypeError, match="InitVar fields are not supported"):
         record(type("Init", (), {"__annotations__": {"a": dataclasses.InitVar[int]}}))
+    with pytest.raises(TypeError, match="keyword-only fields are not supported"):
+        record(type("Keyword", (), {"__annotations__": {"a": dataclasses.KW_ONLY, "b": int}}))
     with pytest.raises(ValueError, match="mutable default"):
         record(type("Shared", (), {"__annotations__": {"a": list}, "a": []}))
