@@ -2,8 +2,8 @@
 
 Python 3.11's `dataclasses.dataclass` compiles each generated method from source when the class
 is defined: six for a frozen class (`__init__`, `__repr__`, `__eq__`, `__hash__`,
-`__setattr__`, `__delattr__`). At about 0.15 ms per `exec` on the benchmark's guest, the records
-that `import aidjit` and a warm start define were a third of aidjit's own import time.
+`__setattr__`, `__delattr__`). Defined that way, the records that `import aidjit` and a warm
+start define were a large part of aidjit's own import time.
 
 `record` lets `dataclasses` collect the fields, so `dataclasses.fields`, `replace`, `asdict`,
 `is_dataclass` and `tree_util.register_dataclass` see a dataclass as before, and compiles only

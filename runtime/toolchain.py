@@ -157,10 +157,10 @@ def find_toolchain(
     path, chosen, _ = identity
     toolchain = _probe(path, chosen)
     verdict = verdict_of(toolchain, _record_dir()) if self_test else None
-    record = _probe_record(*identity)
-    if record is not None:
+    record_file = _probe_record(*identity)
+    if record_file is not None:
         recorded = None if verdict is None else dataclasses.asdict(verdict)
-        write_record(record, {"toolchain": dataclasses.asdict(toolchain), "verdict": recorded})
+        write_record(record_file, {"toolchain": dataclasses.asdict(toolchain), "verdict": recorded})
     _found[identity] = toolchain if verdict is None else apply_verdict(toolchain, verdict)
     return _found[identity]
 
@@ -187,8 +187,8 @@ def _known(path: str, chosen: tuple[str, ...], self_test: bool) -> Toolchain | N
     warns as a fresh one does); None if neither."""
     identity = (path, chosen, self_test)
     if identity not in _found:
-        record = _probe_record(*identity)
-        found = _read_probe(record) if record is not None else None
+        record_file = _probe_record(*identity)
+        found = _read_probe(record_file) if record_file is not None else None
         if found is None:
             return None
         toolchain, failures, cflags = found
@@ -246,12 +246,12 @@ def _probe_record(path: str, chosen: tuple[str, ...], self_test: bool) -> Path |
     return _record_dir() / f"probe-{key}.json"
 
 
-def _read_probe(record: Path) -> tuple[Toolchain, dict[str, str], tuple[str, ...]] | None:
+def _read_probe(record_file: Path) -> tuple[Toolchain, dict[str, str], tuple[str, ...]] | None:
     """The recorded probe: the toolchain, what its self-test found wrong ({} when it passed or
     none ran) and the flags it chose; None if there is no record or it is damaged (then probe
     again). Plain values, not a Verdict: a warm start does not import the self-test."""
     try:
-        data = json.loads(record.read_text())
+        data = json.loads(record_file.read_text())
         fields = data["toolchain"]
         toolchain = Toolchain(
             cc=str(fields["cc"]),
@@ -408,14 +408,14 @@ def host_fingerprint() -> str:
     return f"{os.uname().machine} {features}"
 
 
-def write_record(record: Path, data: dict[str, object]) -> None:
+def write_record(record_file: Path, data: dict[str, object]) -> None:
     """Record ``data`` atomically; if that fails, the next process simply probes again."""
-    temporary = record.with_name(f"{record.name}.{os.getpid()}.tmp")
+    temporary = record_file.with_name(f"{record_file.name}.{os.getpid()}.tmp")
     try:
-        record.parent.mkdir(parents=True, exist_ok=True)
+        record_file.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps(data))
-        os.replace(temporary, record)
+        os.replace(temporary, record_file)
     except OSError as error:
-        debug_log(3, f"could not record the toolchain probe in {record}: {error}")
+        debug_log(3, f"could not record the toolchain probe in {record_file}: {error}")
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)

@@ -111,7 +111,7 @@ def test_miss_then_memory_hit_then_disk_hit_in_another_process(
     assert first.path == isolated_cache / first.key[:2] / f"{first.key}.so"
     assert first.path.with_suffix(".c").read_text() == ADD_SOURCE
     assert first.path.with_suffix(".sha256").is_file()
-    assert build(ADD_SOURCE, toolchain) == first._replace(hit="memory")
+    assert build(ADD_SOURCE, toolchain) == dataclasses.replace(first, hit="memory")
     other = finish(build_in_subprocess(ADD_SOURCE))
     assert other == {"hit": "disk", "path": str(first.path)}
     np.testing.assert_array_equal(run_add(first.path), [0, 2, 4, 6])
@@ -121,7 +121,7 @@ def test_miss_then_memory_hit_then_disk_hit_in_another_process(
 def test_disk_hit_after_the_memory_cache_is_cleared(toolchain: Toolchain) -> None:
     first = build(ADD_SOURCE, toolchain)
     clear_memory_cache()
-    assert build(ADD_SOURCE, toolchain) == first._replace(hit="disk")
+    assert build(ADD_SOURCE, toolchain) == dataclasses.replace(first, hit="disk")
 
 
 def test_moving_the_cache_directory_never_serves_the_old_path(
@@ -161,7 +161,7 @@ def test_damaged_entry_is_rebuilt_not_loaded(
     damage(first.path)
     clear_memory_cache()
     rebuilt = build(ADD_SOURCE, toolchain)
-    assert rebuilt == first._replace(hit="miss")
+    assert rebuilt == dataclasses.replace(first, hit="miss")
     np.testing.assert_array_equal(run_add(rebuilt.path), [0, 2, 4, 6])
 
 
